@@ -1,0 +1,66 @@
+"""Build a run's components from a config through the registries."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nasforge.config import Component, RunConfig
+from nasforge.evaluators.base import Evaluator
+from nasforge.registry import EVALUATORS, SPACES, STRATEGIES, TASKS, Registry
+from nasforge.spaces.base import SearchSpace
+from nasforge.strategies.base import AskTellStrategy
+from nasforge.task import Task
+
+
+def _registries() -> dict[str, Registry[Any]]:
+    import nasforge.data  # noqa: F401  (registers tasks)
+    import nasforge.evaluators  # noqa: F401
+    import nasforge.spaces  # noqa: F401
+    import nasforge.strategies  # noqa: F401
+
+    return {"space": SPACES, "task": TASKS, "evaluator": EVALUATORS, "strategy": STRATEGIES}
+
+
+def factory_for(section: str, name: str) -> Callable[..., Any]:
+    return _registries()[section].get(name)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def build(section: str, comp: Component, **injected: Any) -> Any:
+    """Call the factory with the config's options plus whichever injected arguments
+    (space, task, seed, device) its signature asks for."""
+    factory = factory_for(section, comp.name)
+    target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    params = inspect.signature(target).parameters
+    wanted = {k: v for k, v in injected.items() if k in params}
+    return factory(**dict(comp.options), **wanted)
+
+
+@dataclass
+class Components:
+    space: SearchSpace
+    task: Task | None
+    evaluator: Evaluator
+    strategy: AskTellStrategy
+
+
+def build_components(config: RunConfig) -> Components:
+    device = resolve_device(config.device)
+    space = build("space", config.space)
+    task = None
+    if config.task is not None:
+        task = build("task", config.task, seed=config.seed)
+    evaluator = build("evaluator", config.evaluator, space=space, task=task, seed=config.seed,
+                      device=device)
+    strategy = build("strategy", config.strategy, space=space, seed=config.seed)
+    return Components(space, task, evaluator, strategy)

@@ -1,0 +1,226 @@
+"""Strict run configuration: frozen dataclasses, YAML files and ``--set key=value`` overrides.
+
+Every component section (``space``, ``task``, ``evaluator``, ``strategy``) has a
+``name`` and the keyword options of the registered factory of that name. Options are checked
+against the factory's signature and type hints, so a typo or a wrong type fails before anything
+runs, with an error that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from nasforge.errors import ConfigError
+
+# Arguments the runner passes to factories itself; a config may not set them.
+INJECTED = frozenset({"space", "task", "seed", "device", "search_space"})
+
+
+@dataclass(frozen=True)
+class Component:
+    """A registered component: its name and its keyword options."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **dict(self.options)}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a search stops: after ``trials`` evaluations and/or ``seconds`` of evaluation cost
+    (simulated seconds for a table, measured seconds for real training). Both None = unbounded,
+    which only strategies that stop by themselves accept."""
+
+    trials: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    space: Component
+    strategy: Component
+    evaluator: Component
+    task: Component | None = None
+    budget: Budget = field(default_factory=Budget)
+    seed: int = 0
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"seed": self.seed, "device": self.device}
+        for section in COMPONENT_SECTIONS:
+            comp = getattr(self, section)
+            if comp is not None:
+                out[section] = comp.to_dict()
+        out["budget"] = dataclasses.asdict(self.budget)
+        return out
+
+
+COMPONENT_SECTIONS = ("space", "task", "evaluator", "strategy")
+REQUIRED_SECTIONS = ("space", "evaluator", "strategy")
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read a YAML file, apply ``key.sub=value`` overrides, and validate strictly."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return config_from_dict(apply_overrides(raw, overrides))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``a.b=value`` strings; the value is parsed as YAML (``3`` is an int, ``x`` a str)."""
+    out = _deep_copy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {key}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deep_copy(v) for k, v in raw.items()}
+    return raw
+
+
+def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
+    from nasforge.components import factory_for  # registries fill on import
+
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"unknown config key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    for section in REQUIRED_SECTIONS:
+        if section not in raw:
+            raise ConfigError(f"config key {section!r} is required")
+    kwargs: dict[str, Any] = {}
+    for section in COMPONENT_SECTIONS:
+        if raw.get(section) is not None:
+            comp = _component(section, raw[section])
+            check_options(factory_for(section, comp.name), comp.options, section)
+            kwargs[section] = comp
+    kwargs["budget"] = _budget(raw.get("budget") or {})
+    kwargs["seed"] = check_value("seed", raw.get("seed", 0), int)
+    kwargs["device"] = check_value("device", raw.get("device", "auto"), str)
+    return RunConfig(**kwargs)
+
+
+def _component(section: str, raw: Any) -> Component:
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+        raise ConfigError(f"config key {section!r} needs a 'name' (e.g. {section}: {{name: ...}})")
+    options = {k: v for k, v in raw.items() if k != "name"}
+    return Component(name=raw["name"], options=options)
+
+
+def _budget(raw: Any) -> Budget:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("config key 'budget' must be a mapping (trials, seconds)")
+    known = {f.name for f in dataclasses.fields(Budget)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"unknown config key 'budget.{key}' (known: trials, seconds)")
+    trials = check_value("budget.trials", raw.get("trials"), Union[int, None])
+    seconds = check_value("budget.seconds", raw.get("seconds"), Union[float, None])
+    if trials is not None and trials <= 0:
+        raise ConfigError(f"budget.trials must be positive, got {trials}")
+    if seconds is not None and seconds <= 0:
+        raise ConfigError(f"budget.seconds must be positive, got {seconds}")
+    return Budget(trials=trials, seconds=seconds)
+
+
+def check_options(factory: Callable[..., Any], options: Mapping[str, Any], where: str) -> None:
+    """Raise ConfigError if an option is not a parameter of ``factory`` or has the wrong type."""
+    target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    params = inspect.signature(target).parameters
+    hints = typing.get_type_hints(target)
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key, value in options.items():
+        full = f"{where}.{key}"
+        if key in INJECTED:
+            raise ConfigError(f"config key {full!r} is set by nasforge itself, not by a config")
+        if key not in params:
+            if accepts_any:
+                continue
+            allowed = sorted(k for k in params if k not in INJECTED and k != "self")
+            raise ConfigError(f"unknown config key {full!r} (known: {', '.join(allowed)})")
+        if key in hints:
+            check_value(full, value, hints[key])
+
+
+def check_value(key: str, value: Any, hint: Any) -> Any:
+    """Return ``value`` if it matches the type hint, else raise ConfigError naming ``key``."""
+    if not _matches(value, hint):
+        raise ConfigError(f"config key {key!r}: expected {_describe(hint)}, got {value!r}")
+    return float(value) if hint is float and isinstance(value, int) else value
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if origin is Literal:
+        return value in args
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (list, tuple, Sequence, typing.Sequence) or hint in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return False
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return len(args) == len(value) and all(map(_matches, value, args))
+        item = args[0] if args else Any
+        return all(_matches(v, item) for v in value)
+    if origin in (dict, Mapping) or hint in (dict, Mapping):
+        return isinstance(value, Mapping)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if isinstance(hint, type):
+        return hint.__name__
+    return str(hint).replace("typing.", "")
+
+
+def dump_config(config: RunConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -1,0 +1,55 @@
+"""The evaluator interface: ``evaluate(arch) -> Result``."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from nasforge.architecture import Architecture
+
+# The search signal every strategy maximises. Test metrics are for reporting only.
+OBJECTIVE = "valid_acc"
+
+
+@dataclass
+class Result:
+    """What one evaluation produced. ``cost`` is seconds: measured for real training,
+    simulated (the benchmark's training time) for a table."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    cost: float = 0.0
+    params: int | None = None
+    flops: int | None = None
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def objective(self) -> float:
+        """The search signal (higher is better); -inf for a failed trial."""
+        if not self.ok:
+            return -math.inf
+        return float(self.metrics.get(OBJECTIVE, -math.inf))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def failed(cls, error: str, cost: float = 0.0) -> Result:
+        return cls(status="failed", error=error, cost=cost)
+
+
+class Evaluator(ABC):
+    """Says how good an architecture is. Never chooses architectures."""
+
+    @abstractmethod
+    def evaluate(self, arch: Architecture) -> Result: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What the report shows about this evaluator."""
+        return {"evaluator": type(self).__name__}

@@ -1,0 +1,1 @@
+"""Dimension-agnostic building blocks (1D sequences and 2D images) and cost counting."""

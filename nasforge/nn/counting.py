@@ -1,0 +1,57 @@
+"""Parameter and FLOP counts. FLOPs are multiply-adds of convolutions and linear layers, the
+convention of NAS-Bench-201 and most NAS papers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Cost:
+    params: int
+    flops: int  # multiply-adds for one input sample
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-adds of one forward pass on one sample of ``input_shape`` (no batch dim)."""
+    total = 0
+
+    def on_conv(module: nn.Module, _inp: object, out: torch.Tensor) -> None:
+        nonlocal total
+        assert isinstance(module, (nn.Conv1d, nn.Conv2d))
+        kernel = math.prod(module.kernel_size) * module.in_channels // module.groups
+        total += kernel * out[0].numel()
+
+    def on_linear(module: nn.Module, _inp: object, out: torch.Tensor) -> None:
+        nonlocal total
+        assert isinstance(module, nn.Linear)
+        total += module.in_features * out[0].numel()
+
+    hooks = []
+    for module in model.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+            hooks.append(module.register_forward_hook(on_conv))
+        elif isinstance(module, nn.Linear):
+            hooks.append(module.register_forward_hook(on_linear))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return total
+
+
+def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Cost:
+    return Cost(params=count_params(model), flops=count_flops(model, input_shape))

@@ -1,0 +1,6 @@
+"""Search spaces; importing this package registers them."""
+
+from nasforge.spaces import nb201
+from nasforge.spaces.base import FunctionSpace, SearchSpace
+
+__all__ = ["FunctionSpace", "SearchSpace", "nb201"]

@@ -1,0 +1,151 @@
+"""The SQLite trial store of a run directory (WAL mode, one row per trial).
+
+A finished trial and the strategy state after it are written in ONE transaction, so after a
+crash (even ``kill -9``) the store never holds a result the strategy did not see, nor the other
+way round. A trial found ``running`` on resume was in flight: it is discarded and asked again.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasforge.architecture import Architecture
+from nasforge.errors import RunDirError
+from nasforge.evaluators.base import Result
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    arch TEXT NOT NULL,
+    key TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed')),
+    metrics TEXT,
+    cost REAL,
+    params INTEGER,
+    flops INTEGER,
+    error TEXT,
+    started REAL NOT NULL,
+    finished REAL
+);
+CREATE TABLE IF NOT EXISTS checkpoint (
+    slot INTEGER PRIMARY KEY CHECK (slot = 0),
+    after_trial INTEGER NOT NULL,
+    state BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Trial:
+    id: int
+    arch: Architecture
+    key: str
+    status: str
+    result: Result
+    started: float
+    finished: float | None
+
+
+class TrialStore:
+    """Trials of one run. Use as a context manager or call ``close()``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise RunDirError(f"{self.path}: not a nasforge trial store ({exc})") from None
+
+    def __enter__(self) -> TrialStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def start(self, arch: Architecture, key: str) -> int:
+        cur = self.db.execute(
+            "INSERT INTO trials (arch, key, status, started) VALUES (?, ?, 'running', ?)",
+            (arch.to_json(), key, time.time()),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish(self, trial_id: int, result: Result, strategy_state: Any = None) -> None:
+        """Record the result, and the strategy state after seeing it, atomically."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute(
+                "UPDATE trials SET status=?, metrics=?, cost=?, params=?, flops=?, error=?, "
+                "finished=? WHERE id=?",
+                (result.status, json.dumps(result.metrics), result.cost, result.params,
+                 result.flops, result.error, time.time(), trial_id),
+            )
+            if strategy_state is not None:
+                self._save_state(trial_id, strategy_state)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _save_state(self, trial_id: int, state: Any) -> None:
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        self.db.execute(
+            "INSERT OR REPLACE INTO checkpoint (slot, after_trial, state) VALUES (0, ?, ?)",
+            (trial_id, buffer.getvalue()),
+        )
+
+    def save_state(self, trial_id: int, state: Any) -> None:
+        self._save_state(trial_id, state)
+
+    def load_state(self) -> tuple[int, Any] | None:
+        row = self.db.execute("SELECT after_trial, state FROM checkpoint WHERE slot=0").fetchone()
+        if row is None:
+            return None
+        return row[0], torch.load(io.BytesIO(row[1]), weights_only=False)
+
+    def discard_running(self) -> int:
+        """Drop trials that were in flight when the run stopped; they will be asked again."""
+        return self.db.execute("DELETE FROM trials WHERE status='running'").rowcount
+
+    def trials(self, status: str | None = None) -> list[Trial]:
+        query = "SELECT id, arch, key, status, metrics, cost, params, flops, error, started, " \
+                "finished FROM trials"
+        args: tuple[Any, ...] = ()
+        if status is not None:
+            query += " WHERE status=?"
+            args = (status,)
+        return [self._row_to_trial(row) for row in self.db.execute(query + " ORDER BY id", args)]
+
+    @staticmethod
+    def _row_to_trial(row: tuple[Any, ...]) -> Trial:
+        tid, arch, key, status, metrics, cost, params, flops, error, started, finished = row
+        result = Result(
+            metrics=json.loads(metrics) if metrics else {},
+            cost=cost or 0.0, params=params, flops=flops,
+            status="failed" if status == "failed" else "ok", error=error,
+        )
+        return Trial(tid, Architecture.from_json(arch), key, status, result, started, finished)
+
+    def set_meta(self, name: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                        (name, json.dumps(value)))
+
+    def get_meta(self, name: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
+        return default if row is None else json.loads(row[0])

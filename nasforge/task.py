@@ -1,0 +1,60 @@
+"""The data a search runs on: train / valid / test splits, input shape, number of classes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+Split = Literal["train", "valid", "test"]
+# A batch-level augmentation: (inputs, generator) -> inputs, applied to training batches only.
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a search space needs to know to build a network for a task."""
+
+    input_shape: tuple[int, ...]  # (channels, length) or (channels, height, width)
+    num_classes: int
+
+    @property
+    def dim(self) -> int:
+        return len(self.input_shape) - 1
+
+
+@dataclass
+class Task:
+    """Search splits: ``train`` trains weights, ``valid`` scores architectures (the search
+    signal); ``test`` is held out for reporting only."""
+
+    name: str
+    train: Dataset
+    valid: Dataset
+    test: Dataset
+    shape: Shape
+    batch_size: int = 128
+    augment: Augment | None = None
+    metric: str = "accuracy"
+    info: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.shape.input_shape
+
+    @property
+    def num_classes(self) -> int:
+        return self.shape.num_classes
+
+    def loader(self, split: Split, *, shuffle: bool = False, seed: int = 0,
+               batch_size: int | None = None, limit: int | None = None) -> DataLoader:
+        """A loader over one split; ``limit`` keeps only the first ``limit`` samples."""
+        data: Dataset = getattr(self, split)
+        if limit is not None and limit < len(data):  # type: ignore[arg-type]
+            data = Subset(data, range(limit))
+        generator = torch.Generator().manual_seed(seed)
+        return DataLoader(data, batch_size=batch_size or self.batch_size, shuffle=shuffle,
+                          generator=generator if shuffle else None, drop_last=False)
