@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from nasforge.errors import ArchitectureError
 
-Choice = Union[str, int, float, bool]
+Choice = str | int | float | bool
 
 
 @dataclass(frozen=True)

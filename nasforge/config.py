@@ -150,8 +150,8 @@ def _budget(raw: Any) -> Budget:
     for key in raw:
         if key not in known:
             raise ConfigError(f"unknown config key 'budget.{key}' (known: trials, seconds)")
-    trials = check_value("budget.trials", raw.get("trials"), Union[int, None])
-    seconds = check_value("budget.seconds", raw.get("seconds"), Union[float, None])
+    trials = check_value("budget.trials", raw.get("trials"), int | None)
+    seconds = check_value("budget.seconds", raw.get("seconds"), float | None)
     if trials is not None and trials <= 0:
         raise ConfigError(f"budget.trials must be positive, got {trials}")
     if seconds is not None and seconds <= 0:

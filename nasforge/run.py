@@ -52,19 +52,23 @@ def best_trial(trials: Sequence[Trial]) -> Trial | None:
     return max(ok, key=lambda t: (t.result.objective, -t.id)) if ok else None
 
 
-def open_run_dir(run_dir: Path, *, resume: bool) -> TrialStore:
-    """Create a fresh run directory, or reopen one to resume. Refuses to mix two runs."""
-    store_path = run_dir / STORE_NAME
+def check_run_dir(run_dir: Path, *, resume: bool) -> None:
+    """Refuse to mix two runs in one directory, or to resume a directory with no run."""
     if resume:
-        if not store_path.is_file():
+        if not (run_dir / STORE_NAME).is_file():
             raise RunDirError(f"cannot resume {run_dir}: it holds no {STORE_NAME}")
-    elif run_dir.exists() and any(run_dir.iterdir()):
+    elif run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise RunDirError(
             f"{run_dir} already holds files (another run?); pass --resume {run_dir} to "
             "continue it, or choose another --out"
         )
+
+
+def open_run_dir(run_dir: Path, *, resume: bool) -> TrialStore:
+    """Create a fresh run directory, or reopen one to resume."""
+    check_run_dir(run_dir, resume=resume)
     run_dir.mkdir(parents=True, exist_ok=True)
-    return TrialStore(store_path)
+    return TrialStore(run_dir / STORE_NAME)
 
 
 def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrategy, *,

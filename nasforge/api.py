@@ -1,0 +1,91 @@
+"""The Python API: run a search in a few lines, with components given by name or as objects.
+
+>>> import nasforge
+>>> result = nasforge.search(space="nb201", evaluator=my_metric_fn,
+...                          strategy={"name": "evolution", "population": 20}, trials=50)
+>>> result.best.arch
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasforge.components import build, resolve_device
+from nasforge.config import Budget, Component, RunConfig, check_options, config_from_dict
+from nasforge.errors import ConfigError
+from nasforge.evaluators.base import Evaluator
+from nasforge.evaluators.function import FunctionEvaluator
+from nasforge.run import SearchResult, run_search
+from nasforge.spaces.base import SearchSpace
+from nasforge.strategies.base import AskTellStrategy
+from nasforge.task import Task
+
+Spec = str | Mapping[str, Any]
+
+
+def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[..., Any],
+           strategy: Spec | AskTellStrategy = "random", *, task: Spec | Task | None = None,
+           trials: int | None = None, seconds: float | None = None, seed: int = 0,
+           device: str = "auto", run_dir: str | Path | None = None, resume: bool = False,
+           progress: bool = False) -> SearchResult:
+    """Search ``space`` with ``strategy``, scoring with ``evaluator``, until ``trials``
+    evaluations or ``seconds`` of evaluation cost are spent.
+
+    Components are names (``"nb201"``), specs with options (``{"name": "evolution",
+    "population": 20}``) or objects; ``evaluator`` may also be a plain function
+    ``arch -> float | dict`` (wrapped in a FunctionEvaluator)."""
+    budget = Budget(trials=trials, seconds=seconds)
+    if trials is None and seconds is None:
+        raise ConfigError("search() needs trials= and/or seconds=")
+    torch_device = resolve_device(device)
+    space_obj = space if isinstance(space, SearchSpace) else build("space", _component(space))
+    task_obj = task if isinstance(task, Task) or task is None else build(
+        "task", _component(task, "task"), seed=seed)
+    evaluator_obj = _evaluator(evaluator, space_obj, task_obj, seed, torch_device)
+    strategy_obj = strategy if isinstance(strategy, AskTellStrategy) else build(
+        "strategy", _component(strategy, "strategy"), space=space_obj, seed=seed)
+    config = _config_if_named(space, task, evaluator, strategy, budget, seed, device)
+    return run_search(space_obj, evaluator_obj, strategy_obj, budget=budget, run_dir=run_dir,
+                      resume=resume, config=config, progress=progress)
+
+
+def _component(spec: Spec, section: str = "space") -> Component:
+    from nasforge.components import factory_for
+
+    raw = {"name": spec} if isinstance(spec, str) else dict(spec)
+    if "name" not in raw:
+        raise ConfigError(f"{section} spec needs a 'name': {spec!r}")
+    comp = Component(raw.pop("name"), raw)
+    check_options(factory_for(section, comp.name), comp.options, section)
+    return comp
+
+
+def _evaluator(spec: Spec | Evaluator | Callable[..., Any], space: SearchSpace,
+               task: Task | None, seed: int, device: torch.device) -> Evaluator:
+    if isinstance(spec, Evaluator):
+        return spec
+    if isinstance(spec, (str, Mapping)):
+        return build("evaluator", _component(spec, "evaluator"), space=space, task=task,
+                     seed=seed, device=device)  # type: ignore[no-any-return]
+    if callable(spec):
+        return FunctionEvaluator(spec)
+    raise ConfigError(f"evaluator must be a name, a spec, an Evaluator or a function: {spec!r}")
+
+
+def _config_if_named(space: Any, task: Any, evaluator: Any, strategy: Any, budget: Budget,
+                     seed: int, device: str) -> RunConfig | None:
+    """The run's config, when every component was given by name (so it can be written to
+    config.yaml and rebuilt); None when objects or functions were passed."""
+    specs = {"space": space, "evaluator": evaluator, "strategy": strategy}
+    if task is not None:
+        specs["task"] = task
+    if not all(isinstance(v, (str, Mapping)) for v in specs.values()):
+        return None
+    raw: dict[str, Any] = {k: v if isinstance(v, str) else dict(v) for k, v in specs.items()}
+    raw.update(seed=seed, device=device,
+               budget={"trials": budget.trials, "seconds": budget.seconds})
+    return config_from_dict(raw)

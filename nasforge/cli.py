@@ -1,0 +1,123 @@
+"""The ``nasforge`` command line: search, runs, train.
+
+User errors (bad config, malformed architecture, missing data, ...) print one line on stderr
+and exit with status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nasforge.errors import NasforgeError
+
+log = logging.getLogger("nasforge")
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the library's user errors into one-line CLI errors (exit status 2)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NasforgeError as exc:
+            raise UserError(str(exc)) from None
+
+    return wrapper
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+@click.version_option(package_name="nasforge")
+def main(verbose: bool) -> None:
+    """nasforge: neural architecture search on PyTorch."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("config", required=False, type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set strategy.population=50 --set seed=3.")
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory to create.")
+@click.option("--resume", type=click.Path(path_type=Path), help="Continue the run in DIR.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+@user_errors
+def search(config: Path | None, overrides: tuple[str, ...], out: Path | None,
+           resume: Path | None, progress: bool | None) -> None:
+    """Run the search described by CONFIG (YAML) and write a run directory."""
+    from nasforge.commands.search import run_search_command
+
+    run_search_command(config, overrides, out, resume, progress)
+
+
+@main.group()
+def runs() -> None:
+    """Inspect run directories."""
+
+
+@runs.command("list")
+@click.argument("root", required=False, default="runs", type=click.Path(path_type=Path))
+@user_errors
+def runs_list(root: Path) -> None:
+    """List the runs under ROOT (default: ./runs)."""
+    from nasforge.commands.runs import list_runs
+
+    for line in list_runs(root):
+        click.echo(line)
+
+
+@runs.command("show")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@user_errors
+def runs_show(run_dir: Path, as_json: bool) -> None:
+    """Show one run: status, trials, best architecture and metrics."""
+    from nasforge.commands.runs import format_summary, run_summary
+
+    summary = run_summary(run_dir)
+    click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
+
+
+@main.command()
+@click.argument("arch_json", type=click.Path(path_type=Path))
+@click.option("--config", type=click.Path(path_type=Path),
+              help="Take the task (and seed, device) from this config; default: the run's.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override config values, e.g. --set task.train_size=2000.")
+@click.option("--epochs", type=int, default=None, help="Training epochs (default: 3x search).")
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write the model.")
+@click.option("--progress/--no-progress", default=None)
+@user_errors
+def train(arch_json: Path, config: Path | None, overrides: tuple[str, ...], epochs: int | None,
+          out: Path | None, progress: bool | None) -> None:
+    """Retrain the architecture in ARCH_JSON (a best.json) from scratch and save the model."""
+    from nasforge.commands.train import retrain
+
+    start = time.perf_counter()
+    record = retrain(arch_json, config, overrides, epochs, out,
+                     sys.stderr.isatty() if progress is None else progress)
+    click.echo(f"valid_acc {record['valid_acc']:.2f}  test_acc {record['test_acc']:.2f}  "
+               f"params {record['params']:,}  ({time.perf_counter() - start:.0f}s)")
+    click.echo(f"model saved to {record['model']}")
+
+
+
+
+__all__ = ["main"]

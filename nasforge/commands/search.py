@@ -1,0 +1,59 @@
+"""``nasforge search``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from nasforge.components import build_components
+from nasforge.config import RunConfig, load_config
+from nasforge.errors import ConfigError
+from nasforge.run import SearchResult, check_run_dir, run_search
+
+
+def default_run_dir(config_path: Path) -> Path:
+    return Path("runs") / f"{config_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def resolve(config_path: Path | None, overrides: Sequence[str], out: Path | None,
+            resume: Path | None) -> tuple[RunConfig, Path]:
+    """The config and run directory of a new run, or of the run to resume (whose stored
+    config is used as is, so the resumed run continues exactly the same search)."""
+    if resume is not None:
+        if overrides or out is not None:
+            raise ConfigError("--resume continues a run as it was configured: drop --set/--out")
+        check_run_dir(resume, resume=True)
+        return load_config(resume / "config.yaml"), resume
+    if config_path is None:
+        raise ConfigError("give a CONFIG file (or --resume RUNDIR)")
+    config = load_config(config_path, overrides)
+    run_dir = out or default_run_dir(config_path)
+    check_run_dir(run_dir, resume=False)
+    return config, run_dir
+
+
+def run_search_command(config_path: Path | None, overrides: Sequence[str], out: Path | None,
+                       resume: Path | None, progress: bool | None) -> SearchResult:
+    config, run_dir = resolve(config_path, overrides, out, resume)
+    parts = build_components(config)
+    click.echo(f"run directory: {run_dir}", err=True)
+    result = run_search(parts.space, parts.evaluator, parts.strategy, budget=config.budget,
+                        run_dir=run_dir, resume=resume is not None, config=config,
+                        progress=progress)
+    _print_summary(result, parts.space.format)
+    return result
+
+
+def _print_summary(result: SearchResult, fmt: object) -> None:
+    failed = sum(t.status == "failed" for t in result.trials)
+    click.echo(f"{result.n_trials} trials ({failed} failed), cost {result.spent:.0f}s")
+    if result.best is None:
+        click.echo("no trial finished")
+        return
+    metrics = "  ".join(f"{k} {v:.2f}" for k, v in sorted(result.best.result.metrics.items()))
+    click.echo(f"best: {fmt(result.best.arch)}")  # type: ignore[operator]
+    click.echo(f"      {metrics}")
+    click.echo(f"report: {result.run_dir}/report.html")

@@ -1,0 +1,91 @@
+import math
+
+import pytest
+
+from nasforge.config import Budget
+from nasforge.errors import ConfigError, RunDirError, TrialFailed
+from nasforge.evaluators.base import Evaluator, Result
+from nasforge.evaluators.function import FunctionEvaluator
+from nasforge.run import best_trial, run_search
+from nasforge.spaces.nb201 import NB201Space
+from nasforge.strategies.evolution import RegularizedEvolution
+
+
+def score(arch) -> dict:
+    convs = sum(op == "nor_conv_3x3" for op in arch.values())
+    return {"valid_acc": float(convs), "cost": 10.0 + convs}
+
+
+class Crash(Exception):
+    pass
+
+
+class DiesAt(Evaluator):
+    """Simulates a killed process: raises a BaseException (not a trial failure) at call k."""
+
+    def __init__(self, k: int) -> None:
+        self.k, self.calls = k, 0
+
+    def evaluate(self, arch):
+        self.calls += 1
+        if self.calls == self.k:
+            raise KeyboardInterrupt
+        return FunctionEvaluator(score).evaluate(arch)
+
+
+def search(run_dir, evaluator, resume=False, seconds=None, trials=40):
+    space = NB201Space()
+    strategy = RegularizedEvolution(space, seed=7, population=8, sample_size=3)
+    return run_search(space, evaluator, strategy, budget=Budget(trials=trials, seconds=seconds),
+                      run_dir=run_dir, resume=resume, progress=False)
+
+
+def test_resume_after_a_crash_gives_the_uninterrupted_sequence(tmp_path):
+    full = search(tmp_path / "full", FunctionEvaluator(score))
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path / "cut", DiesAt(k=17))
+    counting = DiesAt(k=-1)
+    resumed = search(tmp_path / "cut", counting, resume=True)
+    assert [t.arch for t in resumed.trials] == [t.arch for t in full.trials]
+    assert counting.calls == 40 - 16  # finished trials are not evaluated again
+    assert (tmp_path / "cut" / "best.json").is_file()
+
+
+def test_seconds_budget_counts_costs():
+    result = search(None, FunctionEvaluator(score), seconds=100, trials=None)
+    costs = [t.result.cost for t in result.trials]
+    assert sum(costs[:-1]) < 100 <= sum(costs)
+
+
+def test_failed_trials_do_not_stop_the_search():
+    def flaky(arch):
+        if arch["1<-0"] == "none":
+            raise TrialFailed("NaN loss")
+        if arch["1<-0"] == "skip_connect":
+            raise Crash("segfault-ish")
+        return 1.0
+
+    result = search(None, FunctionEvaluator(flaky), trials=30)
+    statuses = {t.status for t in result.trials}
+    assert statuses == {"ok", "failed"} and result.n_trials == 30
+    assert any("Crash" in (t.result.error or "") for t in result.trials)
+    assert best_trial(result.trials).result.ok
+
+
+def test_refuses_an_existing_run_and_a_missing_one(tmp_path):
+    search(tmp_path / "run", FunctionEvaluator(score), trials=2)
+    with pytest.raises(RunDirError, match="already holds"):
+        search(tmp_path / "run", FunctionEvaluator(score), trials=2)
+    with pytest.raises(RunDirError, match="cannot resume"):
+        search(tmp_path / "other", FunctionEvaluator(score), resume=True)
+
+
+def test_a_budget_is_required():
+    with pytest.raises(ConfigError, match="needs a budget"):
+        search(None, FunctionEvaluator(score), trials=None)
+
+
+def test_best_trial_ignores_failures_and_nan():
+    result = search(None, FunctionEvaluator(lambda a: math.nan), trials=3)
+    assert best_trial(result.trials) is None
+    assert Result.failed("x").objective == -math.inf
