@@ -1,0 +1,40 @@
+"""Every registered evaluator: returns a Result with the search signal, cost and size, and the
+same seed gives the same result."""
+
+import numpy as np
+import pytest
+import torch
+
+import nasforge.evaluators  # noqa: F401
+from nasforge.data.base import tensor_task
+from nasforge.registry import EVALUATORS
+from nasforge.spaces.nb201 import NB201Space
+
+
+def tiny_task():
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(96, 1, 16)).astype(np.float32)
+    y = (x[:, 0, :8].sum(1) > 0).astype(np.int64)
+    return tensor_task("tiny", x[:64], y[:64], x[64:], y[64:], num_classes=2, seed=0,
+                       batch_size=16)
+
+
+def make(name, seed=0):
+    """How each registered evaluator is built for the contract (every name needs one)."""
+    if name == "table":
+        return EVALUATORS.build("table", space=NB201Space())
+    if name == "train":
+        return EVALUATORS.build("train", space=NB201Space(C=4, N=1), task=tiny_task(),
+                                seed=seed, device=torch.device("cpu"), epochs=1)
+    raise AssertionError(f"no contract entry for evaluator {name!r}")
+
+
+@pytest.mark.parametrize("name", EVALUATORS.names())
+def test_result_and_determinism(name):
+    arch = NB201Space().sample(np.random.default_rng(0))
+    first = make(name).evaluate(arch)
+    second = make(name).evaluate(arch)
+    assert first.ok and np.isfinite(first.objective)
+    assert first.cost > 0 and first.params and first.flops
+    assert first.metrics == second.metrics
+    assert first.params == second.params

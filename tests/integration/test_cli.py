@@ -1,0 +1,141 @@
+"""End to end through the real command line, on tiny real data (MNIST-1D, generated offline)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TINY = """\
+seed: 0
+space: {name: nb201, C: 4, N: 1}
+task: {name: mnist1d, num_samples: 1000, train_size: 400, batch_size: 64}
+evaluator: {name: train, epochs: 1}
+strategy: {name: evolution, population: 3, sample_size: 2}
+budget: {trials: 6}
+"""
+
+
+def nasforge(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "nasforge", *args], cwd=cwd, text=True,
+                          capture_output=True, env=os.environ.copy(), timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nasforge {' '.join(args)} failed:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli")
+    (path / "tiny.yaml").write_text(TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_run(workdir: Path) -> Path:
+    nasforge("search", "tiny.yaml", "--out", "runs/a", cwd=workdir)
+    return workdir / "runs" / "a"
+
+
+def test_search_writes_a_complete_run_dir(finished_run: Path):
+    for name in ("config.yaml", "trials.sqlite", "best.json", "report.html"):
+        assert (finished_run / name).is_file(), name
+    best = json.loads((finished_run / "best.json").read_text())
+    assert best["space"]["name"] == "nb201" and set(best["architecture"]) == {
+        "1<-0", "2<-0", "2<-1", "3<-0", "3<-1", "3<-2"}
+
+
+def test_runs_show_json_and_list(finished_run: Path, workdir: Path):
+    summary = json.loads(nasforge("runs", "show", str(finished_run), "--json", cwd=workdir).stdout)
+    assert summary["n_trials"] == 6 and summary["status"] == "finished"
+    assert summary["best"]["architecture"] and "valid_acc" in summary["best"]["metrics"]
+    listing = nasforge("runs", "list", "runs", cwd=workdir).stdout
+    assert "a " in listing and "finished" in listing
+
+
+def test_train_retrains_the_best_architecture(finished_run: Path, workdir: Path):
+    proc = nasforge("train", str(finished_run / "best.json"), "--epochs", "1",
+                    "--out", "model", cwd=workdir)
+    assert "test_acc" in proc.stdout
+    assert (workdir / "model" / "model.pt").is_file() and (workdir / "model" / "model.ts").is_file()
+    record = json.loads((workdir / "model" / "retrain.json").read_text())
+    assert record["epochs"] == 1 and 0 <= record["test_acc"] <= 100
+
+
+def test_set_seed_changes_the_run(workdir: Path, finished_run: Path):
+    nasforge("search", "tiny.yaml", "--set", "seed=1", "--set", "budget.trials=2",
+             "--out", "runs/seed1", cwd=workdir)
+    config = (workdir / "runs" / "seed1" / "config.yaml").read_text()
+    assert "seed: 1" in config and "trials: 2" in config
+
+
+def archs(run_dir: Path) -> list[str]:
+    with sqlite3.connect(run_dir / "trials.sqlite") as db:
+        return [r[0] for r in db.execute("SELECT arch FROM trials WHERE status='ok' ORDER BY id")]
+
+
+def finished_count(run_dir: Path) -> int:
+    try:
+        return len(archs(run_dir))
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_9_then_resume_equals_an_uninterrupted_run(workdir: Path, finished_run: Path):
+    run_dir = workdir / "runs" / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "nasforge", "search", "tiny.yaml", "--out",
+                             str(run_dir)], cwd=workdir, env=os.environ.copy(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while finished_count(run_dir) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = finished_count(run_dir)
+    assert 3 <= done_before < 6, "the run should have been killed mid-search"
+    nasforge("search", "--resume", str(run_dir), cwd=workdir)
+    assert archs(run_dir) == archs(finished_run)
+    summary = json.loads(nasforge("runs", "show", str(run_dir), "--json", cwd=workdir).stdout)
+    assert summary["n_trials"] == 6 and summary["n_running"] == 0
+
+
+BAD_INPUTS = [
+    (["search", "missing.yaml"], "config file not found"),
+    (["search", "tiny.yaml", "--set", "strategy.populaton=3"], "strategy.populaton"),
+    (["search", "tiny.yaml", "--set", "budget.trials=many"], "budget.trials"),
+    (["search", "tiny.yaml", "--set", "budget.trials=0"], "must be positive"),
+    (["search", "tiny.yaml", "--set", "budget.seconds=-1"], "must be positive"),
+    (["search", "tiny.yaml", "--set", "space.name=nb2010"], "unknown search space"),
+    (["search", "tiny.yaml", "--set", "task.name=cifar10", "--set", "task.root=nowhere"],
+     "cifar"),
+    (["search", "tiny.yaml", "--out", "runs/a"], "already holds"),
+    (["search", "--resume", "runs/nothing"], "cannot resume"),
+    (["train", "bad_arch.json"], "unknown op"),
+    (["train", "malformed_arch.json"], "malformed NB201 string"),
+    (["search", "table.yaml", "--set", "evaluator.path=missing.csv.gz"], "not found"),
+    (["search", "table.yaml", "--set", "evaluator.path=corrupt.csv.gz"], "corrupt"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUTS, ids=[m for _, m in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2(args, message, workdir: Path, finished_run: Path):
+    record = {"space": {"name": "nb201"}, "architecture":
+              "|conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|"}
+    (workdir / "bad_arch.json").write_text(json.dumps(record))
+    (workdir / "malformed_arch.json").write_text(json.dumps({**record, "architecture": "|x|"}))
+    (workdir / "corrupt.csv.gz").write_bytes(b"garbage")
+    (workdir / "table.yaml").write_text(
+        "space: {name: nb201}\nevaluator: {name: table}\nstrategy: {name: random}\n"
+        "budget: {trials: 3}\n")
+    proc = nasforge(*args, cwd=workdir, check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert message in lines[0], lines[0]

@@ -1,0 +1,59 @@
+"""The Python API: a user's own space and a plain function work with every strategy."""
+
+import pytest
+import torch
+from torch import nn
+
+import nasforge
+from nasforge import Categorical, FunctionSpace
+from nasforge.errors import ConfigError
+from nasforge.registry import STRATEGIES
+
+OPTIONS = {"evolution": {"population": 6, "sample_size": 3}}
+
+
+def mlp_space() -> FunctionSpace:
+    def build(arch, shape):
+        width = int(arch["width"])
+        act = {"relu": nn.ReLU(), "tanh": nn.Tanh()}[str(arch["act"])]
+        return nn.Sequential(nn.Flatten(), nn.Linear(shape.input_shape[-1], width), act,
+                             nn.Linear(width, shape.num_classes))
+
+    return FunctionSpace([Categorical("width", [8, 16, 32, 64]),
+                          Categorical("act", ["relu", "tanh"]),
+                          Categorical("depth", [1, 2, 3])], build=build, name="mlp")
+
+
+def objective(arch) -> dict:
+    return {"valid_acc": arch["width"] / 64 + (arch["act"] == "relu") - abs(arch["depth"] - 2),
+            "cost": 1.0}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES.names())
+def test_user_space_and_function_with_every_strategy(strategy):
+    spec = {"name": strategy, **OPTIONS.get(strategy, {})}
+    result = nasforge.search(mlp_space(), objective, spec, trials=40, seed=0)
+    assert result.n_trials == 40
+    assert result.best.arch == nasforge.Architecture(width=64, act="relu", depth=2)
+
+
+def test_user_space_builds_a_network():
+    space = mlp_space()
+    arch = nasforge.Architecture(width=8, act="tanh", depth=1)
+    model = space.build(arch, nasforge.Shape((1, 5), 3))
+    assert model(torch.randn(2, 1, 5)).shape == (2, 3)
+
+
+def test_named_components_and_run_dir(tmp_path):
+    result = nasforge.search("nb201", lambda a: float(a["1<-0"] == "nor_conv_3x3"),
+                             {"name": "evolution", "population": 5, "sample_size": 2},
+                             trials=10, run_dir=tmp_path / "run")
+    assert (tmp_path / "run" / "best.json").is_file()
+    assert result.best.result.objective == 1.0
+
+
+def test_api_errors():
+    with pytest.raises(ConfigError, match="trials"):
+        nasforge.search("nb201", lambda a: 0.0)
+    with pytest.raises(ConfigError, match="strategy.popsize"):
+        nasforge.search("nb201", lambda a: 0.0, {"name": "evolution", "popsize": 3}, trials=2)
