@@ -7,7 +7,9 @@ from nasforge.evaluators.table import NB201Table, TableEvaluator
 from nasforge.spaces.base import FunctionSpace
 from nasforge.spaces.nb201 import NB201Space
 
-OPTIMUM = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+OPTIMUM = (  # the CIFAR-10 optimum, index 6111
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+)
 
 
 def test_nb201_protocol_values_for_the_optimum(nb201_table):

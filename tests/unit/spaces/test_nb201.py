@@ -11,7 +11,9 @@ from nasforge.spaces.nb201 import NB201_OPS, NB201Space
 from nasforge.task import Shape
 
 CIFAR10 = Shape((3, 32, 32), 10)
-OPTIMUM = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+OPTIMUM = (  # the CIFAR-10 optimum, index 6111
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+)
 
 
 @pytest.fixture(scope="module")
