@@ -1,11 +1,89 @@
-"""Run reports (HTML + PNG plots)."""
+"""Run reports: ``report.html`` plus PNG plots in ``<run_dir>/plots/``.
 
+``write_report(run_dir, space)`` reads the run's trial store (and config.yaml if present) and
+writes:
+
+- ``plots/progress.png``: best-so-far search signal vs trial number and vs cumulative cost,
+  every trial's signal faintly, and the test accuracy of the best-so-far trial if known;
+- ``plots/accuracy_vs_size.png``: signal vs parameters and/or FLOPs (when trials report them);
+- ``plots/best_cell.png``: the best architecture drawn by :func:`draw_cell`;
+- ``report.html``: config, summary, best architecture, the plots and the top-20 trials.
+
+A plot that cannot be drawn is logged and left out: a finished search never fails on its report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
+from nasforge.report.cells import draw_cell, register_cell_drawer
+from nasforge.report.data import Summary, load_trials, progress, summarize
+from nasforge.report.html import (
+    Plot,
+    config_section,
+    plots_section,
+    render_page,
+    summary_section,
+    trials_section,
+)
+from nasforge.report.plots import plot_progress, plot_size
 from nasforge.spaces.base import SearchSpace
+from nasforge.store import Trial
+
+__all__ = ["draw_cell", "register_cell_drawer", "write_report", "PLOTS_DIR", "REPORT_NAME"]
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "report.html"
+PLOTS_DIR = "plots"
+PROGRESS_PNG = "progress.png"
+SIZE_PNG = "accuracy_vs_size.png"
+CELL_PNG = "best_cell.png"
 
 
 def write_report(run_dir: Path, space: SearchSpace) -> Path:
-    path = run_dir / "report.html"
-    path.write_text("<html><body>report pending</body></html>")
+    """Write ``report.html`` and its plots into ``run_dir``; return the HTML path."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trials = load_trials(run_dir)
+    summary = summarize(trials)
+    plots = make_plots(run_dir, space, trials, summary)
+    sections = [config_section(run_dir), summary_section(summary, space),
+                plots_section(plots), trials_section(trials, space)]
+    path = run_dir / REPORT_NAME
+    path.write_text(render_page(run_dir, sections), encoding="utf-8")
+    log.info("report written to %s", path)
     return path
+
+
+def make_plots(run_dir: Path, space: SearchSpace, trials: list[Trial],
+               summary: Summary) -> list[Plot]:
+    """Draw every plot that has data (none without a successful trial)."""
+    best = summary.best
+    if best is None:
+        return []
+    folder = run_dir / PLOTS_DIR
+    jobs: list[tuple[str, str, Callable[[Path], Path | None]]] = [
+        (PROGRESS_PNG, "Best-so-far search signal vs trials and vs cumulative cost",
+         lambda p: plot_progress(progress(trials), p)),
+        (SIZE_PNG, "Search signal vs model size (colour: trial id; star: best)",
+         lambda p: plot_size(trials, best, p)),
+        (CELL_PNG, f"Best architecture (trial {best.id})",
+         lambda p: draw_cell(space, best.arch, p, title=f"best architecture: trial {best.id}")),
+    ]
+    plots = []
+    for name, caption, draw in jobs:
+        if _draw_safely(draw, folder / name):
+            plots.append(Plot(f"{PLOTS_DIR}/{name}", caption))
+    return plots
+
+
+def _draw_safely(draw: Callable[[Path], Path | None], path: Path) -> bool:
+    """Run one plot; log (do not raise) if it fails. True if the PNG was written."""
+    try:
+        return draw(path) is not None
+    except Exception:  # a broken plot must not lose a finished search
+        log.exception("report: could not draw %s", path.name)
+        return False
