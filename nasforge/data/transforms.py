@@ -1,0 +1,167 @@
+"""Torch-only image transforms and the image-data plumbing shared by the image loaders
+(``digits``, ``mnist5k``, ``cifar``, ``imagefolder``).
+
+No torchvision (its PyPI build does not import beside the CPU torch here): random crop with
+padding, horizontal flip and per-channel normalisation are written on batched tensors. Random
+transforms draw only from the ``torch.Generator`` they are given, so a training run is
+reproducible from its seed. Images are ``(N, C, H, W)``; pixels are stored as ``uint8`` and
+normalised on access (four times less memory than float32, which matters for CIFAR).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from torch.utils.data import Dataset, Subset
+
+from nasforge.data.base import limit, search_split
+from nasforge.errors import ConfigError
+from nasforge.task import Augment, Shape, Task
+
+
+def check_positive(key: str, value: int | None) -> None:
+    """Raise ConfigError unless ``value`` is None or a positive integer."""
+    if value is not None and value <= 0:
+        raise ConfigError(f"{key} must be positive, got {value}")
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int,
+                     key: str = "task.test_fraction") -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified split of sample indices into (kept, held-out), both sorted: about
+    ``fraction`` of every class is held out, and every class keeps at least one sample."""
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"{key} must be in (0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    held: list[np.ndarray] = []
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        held.append(members[:min(len(members) - 1, round(len(members) * fraction))])
+    held_out = np.sort(np.concatenate(held)).astype(np.int64)
+    kept = np.setdiff1d(np.arange(len(labels)), held_out)
+    return kept, held_out
+
+
+def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of ``uint8`` images ``(N, C, H, W)`` on the [0, 1] scale,
+    exact, from a histogram of the 256 pixel values per channel (no float copy)."""
+    counts = torch.stack([torch.bincount(images[:, k].reshape(-1), minlength=256)
+                          for k in range(images.shape[1])]).double()  # (C, 256)
+    values = torch.arange(256, dtype=torch.float64) / 255.0
+    n = counts.sum(1).clamp_min(1.0)
+    mean = counts @ values / n
+    std = (counts @ values.square() / n - mean.square()).clamp_min(1e-12).sqrt()
+    return mean.float(), std.float()
+
+
+def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """``uint8`` images ``(..., C, H, W)`` -> float32 ``(x / 255 - mean) / std`` per channel
+    (one fused multiply-add)."""
+    scale = (1.0 / (255.0 * std))[:, None, None]  # (C, 1, 1)
+    shift = (-mean / std)[:, None, None]
+    return torch.addcmul(shift, images.to(torch.float32), scale)
+
+
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize images ``(N, C, H, W)`` to ``size x size``: area averaging when shrinking
+    (average pooling), bilinear when growing. ``uint8`` in, ``uint8`` out (rounded)."""
+    if images.shape[-2:] == (size, size):
+        return images
+    mode = "area" if size <= min(images.shape[-2:]) else "bilinear"
+    out = torch.cat([F.interpolate(images[s:s + 4096].float(), size=(size, size), mode=mode)
+                     for s in range(0, len(images), 4096)])
+    if images.dtype == torch.uint8:
+        return out.round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
+def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator,
+                fill: float | Sequence[float] = 0.0) -> torch.Tensor:
+    """Pad every image of ``x`` ``(N, C, H, W)`` by ``padding`` pixels of ``fill`` (one value,
+    or one per channel) on each side, then cut an ``H x W`` window at a random offset drawn per
+    image (torchvision's ``RandomCrop(H, padding)``)."""
+    if padding <= 0:
+        return x
+    n, c, h, w = x.shape
+    fill_value = torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
+    padded = x.new_empty(n, c, h + 2 * padding, w + 2 * padding)
+    padded[:] = fill_value
+    padded[:, :, padding:padding + h, padding:padding + w] = x
+    offsets = torch.randint(0, 2 * padding + 1, (2, n), generator=generator).to(x.device)
+    rows = offsets[0][:, None] + torch.arange(h, device=x.device)  # (N, H)
+    cols = offsets[1][:, None] + torch.arange(w, device=x.device)  # (N, W)
+    width = w + 2 * padding
+    flat = (rows[:, :, None] * width + cols[:, None, :]).reshape(n, 1, h * w)  # (N, 1, H*W)
+    out = padded.reshape(n, c, -1).gather(2, flat.expand(n, c, h * w))  # (N, C, H*W)
+    return out.reshape(n, c, h, w)
+
+
+def random_hflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Mirror each image of ``x`` ``(N, C, H, W)`` left-right with probability ``p``."""
+    flip = (torch.rand(len(x), generator=generator) < p).to(x.device)
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+@dataclass(frozen=True)
+class CropFlip:
+    """The standard CIFAR training augmentation (random crop with padding, then horizontal
+    flip) as a batch-level ``Task.augment``. ``fill`` is the padding value per channel, e.g.
+    black in normalised units, ``-mean / std``. A plain dataclass, so it pickles."""
+
+    padding: int = 4
+    flip: bool = True
+    fill: tuple[float, ...] = (0.0,)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        x = random_crop(x, self.padding, generator, self.fill)
+        return random_hflip(x, generator) if self.flip else x
+
+
+def crop_flip(size: int, mean: torch.Tensor, std: torch.Tensor) -> CropFlip:
+    """Crop-and-flip for ``size x size`` images: 4 pixels of padding at 32 pixels, scaled with
+    the size (at least 1), padded with black as torchvision pads before normalising."""
+    return CropFlip(padding=max(1, size // 8), fill=tuple((-mean / std).tolist()))
+
+
+class NormalizedImages(Dataset):
+    """``uint8`` images ``(N, C, H, W)`` and labels in memory, normalised per channel on
+    access. ``__getitems__`` normalises a whole batch at once for the DataLoader."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor,
+                 std: torch.Tensor) -> None:
+        self.images, self.labels = images, labels.long()
+        self.mean, self.std = mean, std
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return normalize(self.images[index], self.mean, self.std), self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        x = normalize(self.images[indices], self.mean, self.std)  # (B, C, H, W)
+        return list(zip(x.unbind(0), self.labels[indices].unbind(0), strict=True))
+
+
+def subset_task(name: str, train: Dataset, test: Dataset, *, shape: Shape, seed: int,
+                valid_fraction: float, train_size: int | None, batch_size: int,
+                augment: Augment | None, info: dict[str, object]) -> Task:
+    """A Task over a map-style data set, cut exactly as ``tensor_task`` cuts arrays: a seeded
+    ``train_size`` subset of the official training set, then the seeded search split."""
+    check_positive("task.batch_size", batch_size)
+    keep = limit(len(train), train_size, seed)  # type: ignore[arg-type]
+    train_idx, valid_idx = search_split(len(keep), valid_fraction, seed)
+    return Task(
+        name=name,
+        train=Subset(train, keep[train_idx].tolist()),
+        valid=Subset(train, keep[valid_idx].tolist()),
+        test=test,
+        shape=shape,
+        batch_size=batch_size,
+        augment=augment,
+        info={"train": len(train_idx), "valid": len(valid_idx),
+              "test": len(test), **info},  # type: ignore[arg-type]
+    )
