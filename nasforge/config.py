@@ -182,7 +182,10 @@ def check_value(key: str, value: Any, hint: Any) -> Any:
     """Return ``value`` if it matches the type hint, else raise ConfigError naming ``key``."""
     if not _matches(value, hint):
         raise ConfigError(f"config key {key!r}: expected {_describe(hint)}, got {value!r}")
-    return float(value) if hint is float and isinstance(value, int) else value
+    wants_float = hint is float or float in typing.get_args(hint)
+    if wants_float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # YAML reads 12000 as an int; a float option gets a float
+    return value
 
 
 def _matches(value: Any, hint: Any) -> bool:
