@@ -21,6 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from nasforge.architecture import Architecture
 from nasforge.config import Budget, RunConfig, dump_config
 from nasforge.errors import ConfigError, RunDirError, TrialFailed
 from nasforge.evaluators.base import Evaluator, Result
@@ -31,7 +32,8 @@ from nasforge.strategies.base import AskTellStrategy
 log = logging.getLogger(__name__)
 
 STORE_NAME = "trials.sqlite"
-Callback = Callable[[Trial], None]
+# Called after every finished trial with (trial id, architecture, result).
+Callback = Callable[[int, Architecture, Result], None]
 
 
 @dataclass
@@ -123,8 +125,8 @@ def _loop(store: TrialStore, space: SearchSpace, evaluator: Evaluator,
           callbacks: Sequence[Callback]) -> None:
     done = store.trials()
     n, spent = len(done), sum(t.result.cost for t in done)
-    bar = _progress_bar(budget, n, spent, progress)
-    with bar:
+    best = max((t.result.objective for t in done if t.status == "ok"), default=-math.inf)
+    with _progress_bar(budget, n, spent, progress) as bar:
         while not _exhausted(budget, n, spent) and not strategy.finished:
             arch = strategy.ask()
             trial_id = store.start(arch, space.key(arch))
@@ -132,10 +134,12 @@ def _loop(store: TrialStore, space: SearchSpace, evaluator: Evaluator,
             strategy.tell(arch, result)
             store.finish(trial_id, result, strategy.state_dict())
             n, spent = n + 1, spent + result.cost
+            if math.isfinite(result.objective):
+                best = max(best, result.objective)
             bar.update(1 if budget.seconds is None else min(result.cost, budget.seconds))
-            bar.set_postfix_str(f"best {_best_text(store)}", refresh=False)
+            bar.set_postfix_str(f"best {best:.2f}", refresh=False)
             for callback in callbacks:
-                callback(store.trials()[-1])
+                callback(trial_id, arch, result)
 
 
 def _exhausted(budget: Budget, n: int, spent: float) -> bool:
@@ -154,12 +158,7 @@ def _progress_bar(budget: Budget, n: int, spent: float, progress: bool | None) -
                 bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}s [{elapsed}<{remaining}{postfix}]")
 
 
-def _best_text(store: TrialStore) -> str:
-    best = best_trial(store.trials(status="ok"))
-    return "-" if best is None else f"{best.result.objective:.2f}"
-
-
-def evaluate_safely(evaluator: Evaluator, arch: Any) -> Result:
+def evaluate_safely(evaluator: Evaluator, arch: Architecture) -> Result:
     """One failing candidate (NaN loss, crash) becomes a failed trial, never a failed search.
     User errors (bad config, missing file) still stop the search."""
     start = time.perf_counter()

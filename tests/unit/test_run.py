@@ -89,3 +89,11 @@ def test_best_trial_ignores_failures_and_nan():
     result = search(None, FunctionEvaluator(lambda a: math.nan), trials=3)
     assert best_trial(result.trials) is None
     assert Result.failed("x").objective == -math.inf
+
+
+def test_callbacks_see_every_finished_trial():
+    seen = []
+    space = NB201Space()
+    run_search(space, FunctionEvaluator(score), RegularizedEvolution(space, seed=0),
+               budget=Budget(trials=5), callbacks=[lambda i, a, r: seen.append((i, r.ok))])
+    assert seen == [(i, True) for i in range(1, 6)]
