@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from nasforge.data.base import tensor_task
-from nasforge.data.transforms import check_positive, stratified_split
+from nasforge.data.transforms import held_out_task
 from nasforge.errors import DataError
 from nasforge.registry import TASKS
 from nasforge.task import Task
@@ -30,13 +30,8 @@ def digits_task(seed: int = 0, train_size: int | None = None, valid_fraction: fl
     ``test_fraction`` is held out from ``data_seed`` (the same test set for every search
     seed); the rest is cut into search-train / search-valid from ``seed``. Pixels are
     normalised with the mean and std of the training part."""
-    check_positive("task.batch_size", batch_size)
-    x, y = load_digits_arrays()
-    train_idx, test_idx = stratified_split(y, test_fraction, data_seed)
-    mean, std = float(x[train_idx].mean()), float(x[train_idx].std())
-    x = (x - mean) / std
-    task = tensor_task("digits", x[train_idx], y[train_idx], x[test_idx], y[test_idx],
-                       num_classes=10, seed=seed, valid_fraction=valid_fraction,
-                       train_size=train_size, batch_size=batch_size)
-    task.info.update(mean=[mean], std=[std])
-    return task
+    images, labels = load_digits_arrays()
+    return held_out_task("digits", torch.from_numpy(images), labels, num_classes=10, seed=seed,
+                         data_seed=data_seed, test_fraction=test_fraction,
+                         valid_fraction=valid_fraction, train_size=train_size,
+                         batch_size=batch_size)

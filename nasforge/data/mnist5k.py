@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nasforge.data.base import tensor_task
-from nasforge.data.transforms import check_positive, resize_images, stratified_split
+from nasforge.data.transforms import check_positive, held_out_task, resize_images
 from nasforge.errors import DataError
 from nasforge.registry import TASKS
 from nasforge.task import Task
@@ -53,16 +52,10 @@ def mnist5k_task(seed: int = 0, train_size: int | None = None, valid_fraction: f
     it down). A stratified ``test_fraction`` (1,000 digits at 0.2) is held out from
     ``data_seed``, the same for every search seed; the rest is split from ``seed``. Pixels are
     scaled to [0, 1], then normalised with the training part's mean and std."""
-    check_positive("task.batch_size", batch_size)
     check_positive("task.size", size)
     images, labels = load_mnist5k()
     pixels = resize_images(torch.from_numpy(images).float().div_(255.0), size)  # (n, 1, s, s)
-    train_idx, test_idx = stratified_split(labels, test_fraction, data_seed)
-    train_t, test_t = torch.from_numpy(train_idx), torch.from_numpy(test_idx)
-    mean, std = pixels[train_t].mean().item(), pixels[train_t].std().item()
-    x = (pixels - mean) / std
-    task = tensor_task("mnist5k", x[train_t], labels[train_idx], x[test_t], labels[test_idx],
-                       num_classes=10, seed=seed, valid_fraction=valid_fraction,
-                       train_size=train_size, batch_size=batch_size)
-    task.info.update(mean=[mean], std=[std])
-    return task
+    return held_out_task("mnist5k", pixels, labels, num_classes=10, seed=seed,
+                         data_seed=data_seed, test_fraction=test_fraction,
+                         valid_fraction=valid_fraction, train_size=train_size,
+                         batch_size=batch_size)

@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset, Subset
 
-from nasforge.data.base import limit, search_split
+from nasforge.data.base import limit, search_split, tensor_task
 from nasforge.errors import ConfigError
 from nasforge.task import Augment, Shape, Task
 
@@ -165,3 +165,22 @@ def subset_task(name: str, train: Dataset, test: Dataset, *, shape: Shape, seed:
         info={"train": len(train_idx), "valid": len(valid_idx),
               "test": len(test), **info},  # type: ignore[arg-type]
     )
+
+
+def held_out_task(name: str, images: torch.Tensor, labels: np.ndarray, *, num_classes: int,
+                  seed: int, data_seed: int, test_fraction: float,
+                  valid_fraction: float, train_size: int | None, batch_size: int) -> Task:
+    """A Task from a data set with no official test split: a stratified ``test_fraction`` is
+    held out from ``data_seed`` (the same test set for every search seed), pixels are
+    normalised with the training part's mean and std, and the rest is cut into search-train /
+    search-valid from ``seed``."""
+    check_positive("task.batch_size", batch_size)
+    train_idx, test_idx = stratified_split(labels, test_fraction, data_seed)
+    train_t, test_t = torch.from_numpy(train_idx), torch.from_numpy(test_idx)
+    mean, std = images[train_t].mean().item(), images[train_t].std().item()
+    x = (images - mean) / std
+    task = tensor_task(name, x[train_t], labels[train_idx], x[test_t], labels[test_idx],
+                       num_classes=num_classes, seed=seed, valid_fraction=valid_fraction,
+                       train_size=train_size, batch_size=batch_size)
+    task.info.update(mean=[mean], std=[std])
+    return task
