@@ -76,7 +76,10 @@ class ResNetBasicBlock(nn.Module):
         self.downsample: nn.Module
         if stride == 2:
             self.downsample = nn.Sequential(
-                avg_pool(dim, 2, 2, 0), conv(dim, c_in, c_out, 1, stride=1, bias=False)
+                # ceil_mode: on odd sizes the pool matches the stride-2 conv (7 -> 4, not 3);
+                # even sizes are unchanged, so NB201's networks are exactly as published.
+                avg_pool(dim, 2, 2, 0, ceil_mode=True),
+                conv(dim, c_in, c_out, 1, stride=1, bias=False),
             )
         elif c_in != c_out:
             self.downsample = ReLUConvBN(c_in, c_out, 1, 1, dim, affine)

@@ -72,6 +72,12 @@ def test_forward_2d_and_1d(space):
     assert out.shape == (2, 10)
 
 
+@pytest.mark.parametrize("size", [7, 13, 14, 15])
+def test_odd_sizes_through_the_reduction_blocks(space, size):
+    model = NB201Space(C=4, N=1).build(space.parse(OPTIMUM), Shape((1, size, size), 3))
+    assert model(torch.randn(2, 1, size, size)).shape == (2, 3)
+
+
 def test_all_none_cell_still_builds_and_runs():
     arch = NB201Space().parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
     out = NB201Space(C=4, N=1).build(arch, Shape((1, 40), 10))(torch.randn(3, 1, 40))
