@@ -11,19 +11,23 @@ import torch
 
 from nasforge.config import Component, RunConfig
 from nasforge.evaluators.base import Evaluator
-from nasforge.registry import EVALUATORS, SPACES, STRATEGIES, TASKS, Registry
+from nasforge.registry import EVALUATORS, SELECTIONS, SPACES, STRATEGIES, TASKS, Registry
+from nasforge.selection.base import Selection
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
+from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.task import Task
 
 
 def _registries() -> dict[str, Registry[Any]]:
     import nasforge.data  # noqa: F401  (registers tasks)
     import nasforge.evaluators  # noqa: F401
+    import nasforge.selection  # noqa: F401
     import nasforge.spaces  # noqa: F401
     import nasforge.strategies  # noqa: F401
 
-    return {"space": SPACES, "task": TASKS, "evaluator": EVALUATORS, "strategy": STRATEGIES}
+    return {"space": SPACES, "task": TASKS, "evaluator": EVALUATORS, "strategy": STRATEGIES,
+            "selection": SELECTIONS}
 
 
 def factory_for(section: str, name: str) -> Callable[..., Any]:
@@ -50,8 +54,10 @@ def build(section: str, comp: Component, **injected: Any) -> Any:
 class Components:
     space: SearchSpace
     task: Task | None
-    evaluator: Evaluator
-    strategy: AskTellStrategy
+    evaluator: Evaluator | None
+    strategy: AskTellStrategy | OneShotStrategy
+    selection: Selection | None
+    device: torch.device
 
 
 def build_components(config: RunConfig) -> Components:
@@ -60,7 +66,10 @@ def build_components(config: RunConfig) -> Components:
     task = None
     if config.task is not None:
         task = build("task", config.task, seed=config.seed)
-    evaluator = build("evaluator", config.evaluator, space=space, task=task, seed=config.seed,
-                      device=device)
+    evaluator = None
+    if config.evaluator is not None:
+        evaluator = build("evaluator", config.evaluator, space=space, task=task,
+                          seed=config.seed, device=device)
     strategy = build("strategy", config.strategy, space=space, seed=config.seed)
-    return Components(space, task, evaluator, strategy)
+    selection = None if config.selection is None else build("selection", config.selection)
+    return Components(space, task, evaluator, strategy, selection, device)

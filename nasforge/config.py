@@ -1,6 +1,6 @@
 """Strict run configuration: frozen dataclasses, YAML files and ``--set key=value`` overrides.
 
-Every component section (``space``, ``task``, ``evaluator``, ``strategy``) has a
+Every component section (``space``, ``task``, ``evaluator``, ``strategy``, ``selection``) has a
 ``name`` and the keyword options of the registered factory of that name. Options are checked
 against the factory's signature and type hints, so a typo or a wrong type fails before anything
 runs, with an error that names the key.
@@ -50,8 +50,9 @@ class Budget:
 class RunConfig:
     space: Component
     strategy: Component
-    evaluator: Component
+    evaluator: Component | None = None
     task: Component | None = None
+    selection: Component | None = None  # one-shot strategies: how to pick the architecture
     budget: Budget = field(default_factory=Budget)
     seed: int = 0
     device: str = "auto"
@@ -66,8 +67,8 @@ class RunConfig:
         return out
 
 
-COMPONENT_SECTIONS = ("space", "task", "evaluator", "strategy")
-REQUIRED_SECTIONS = ("space", "evaluator", "strategy")
+COMPONENT_SECTIONS = ("space", "task", "evaluator", "strategy", "selection")
+REQUIRED_SECTIONS = ("space", "strategy")
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from nasforge.components import build_components
+from nasforge.components import Components, build_components
 from nasforge.config import RunConfig, load_config
 from nasforge.errors import ConfigError
 from nasforge.run import SearchResult, check_run_dir, run_search
+from nasforge.strategies.oneshot import OneShotStrategy
 
 
 def default_run_dir(config_path: Path) -> Path:
@@ -40,11 +42,35 @@ def run_search_command(config_path: Path | None, overrides: Sequence[str], out: 
     config, run_dir = resolve(config_path, overrides, out, resume)
     parts = build_components(config)
     click.echo(f"run directory: {run_dir}", err=True)
-    result = run_search(parts.space, parts.evaluator, parts.strategy, budget=config.budget,
-                        run_dir=run_dir, resume=resume is not None, config=config,
-                        progress=progress)
+    if isinstance(parts.strategy, OneShotStrategy):
+        result = _run_oneshot(parts, config, run_dir, resume is not None, progress)
+    else:
+        if parts.evaluator is None:
+            raise ConfigError(f"strategy {config.strategy.name!r} needs an evaluator section")
+        if config.selection is not None:
+            raise ConfigError(f"strategy {config.strategy.name!r} is not one-shot: "
+                              "drop the selection section")
+        result = run_search(parts.space, parts.evaluator, parts.strategy, budget=config.budget,
+                            run_dir=run_dir, resume=resume is not None, config=config,
+                            progress=progress)
     _print_summary(result, parts.space.format)
     return result
+
+
+def _run_oneshot(parts: Components, config: RunConfig, run_dir: Path, resume: bool,
+                 progress: bool | None) -> SearchResult:
+    from nasforge.oneshot import run_oneshot
+
+    if parts.task is None:
+        raise ConfigError(f"strategy {config.strategy.name!r} trains a supernet: add a task")
+    if parts.selection is None:
+        raise ConfigError(f"strategy {config.strategy.name!r} needs a selection section "
+                          "(e.g. selection: {name: perturbation})")
+    assert isinstance(parts.strategy, OneShotStrategy)
+    shown = sys.stderr.isatty() if progress is None else progress
+    return run_oneshot(parts.space, parts.task, parts.strategy, parts.selection,
+                       parts.evaluator, device=parts.device, run_dir=run_dir, resume=resume,
+                       config=config, progress=shown, seed=config.seed)
 
 
 def _print_summary(result: SearchResult, fmt: object) -> None:

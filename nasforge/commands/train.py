@@ -55,7 +55,7 @@ def find_config(arch_json: Path, config_path: Path | None, overrides: Sequence[s
 def train_settings(config: RunConfig, epochs: int | None) -> TrainSettings:
     """The search's training settings when it trained candidates, with more epochs."""
     options: dict[str, Any] = {}
-    if config.evaluator.name == "train":
+    if config.evaluator is not None and config.evaluator.name == "train":
         options = {k: v for k, v in config.evaluator.options.items() if k in SETTING_KEYS}
     if epochs is not None and epochs <= 0:
         raise ConfigError(f"--epochs must be positive, got {epochs}")

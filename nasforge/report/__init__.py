@@ -15,7 +15,7 @@ A plot that cannot be drawn is logged and left out: a finished search never fail
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nasforge.report.cells import draw_cell, register_cell_drawer
@@ -32,7 +32,8 @@ from nasforge.report.plots import plot_progress, plot_size
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial
 
-__all__ = ["draw_cell", "register_cell_drawer", "write_report", "PLOTS_DIR", "REPORT_NAME"]
+__all__ = ["Plot", "draw_cell", "register_cell_drawer", "write_report", "PLOTS_DIR",
+           "REPORT_NAME"]
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,14 @@ SIZE_PNG = "accuracy_vs_size.png"
 CELL_PNG = "best_cell.png"
 
 
-def write_report(run_dir: Path, space: SearchSpace) -> Path:
-    """Write ``report.html`` and its plots into ``run_dir``; return the HTML path."""
+def write_report(run_dir: Path, space: SearchSpace, extra_plots: Sequence[Plot] = ()) -> Path:
+    """Write ``report.html`` and its plots into ``run_dir``; return the HTML path.
+    ``extra_plots``: PNGs a method drew itself (e.g. alpha heatmaps), shown after the rest."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     trials = load_trials(run_dir)
     summary = summarize(trials)
-    plots = make_plots(run_dir, space, trials, summary)
+    plots = make_plots(run_dir, space, trials, summary) + list(extra_plots)
     sections = [config_section(run_dir), summary_section(summary, space),
                 plots_section(plots), trials_section(trials, space)]
     path = run_dir / REPORT_NAME

@@ -1,0 +1,186 @@
+"""run_oneshot: train a supernet (epoch by epoch), select an architecture (decision by decision),
+evaluate the selection, and write the run directory.
+
+Resume is by checkpoint: ``checkpoint.pt`` (written atomically after every epoch and every
+selection round) holds the supernet weights, the verbs' masks and fixed edges, the strategy's
+optimisers and architecture parameters, and the selection's progress. A killed run continues
+from the last checkpoint; at most one epoch or one selection round is redone.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from nasforge.architecture import Architecture
+from nasforge.config import RunConfig, dump_config
+from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
+from nasforge.run import SearchResult, best_record, open_run_dir
+from nasforge.selection.base import Selection, SelectionContext
+from nasforge.spaces.base import SearchSpace
+from nasforge.strategies.oneshot import OneShotStrategy
+from nasforge.supernet.base import Supernet
+from nasforge.task import Task
+
+log = logging.getLogger(__name__)
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class OneShotState:
+    """Progress of a one-shot run (what the checkpoint restores besides the modules)."""
+
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    weights: list[np.ndarray] = field(default_factory=list)  # op strengths after each epoch
+    selection: dict[str, Any] | None = None
+
+
+def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
+                selection: Selection, evaluator: Evaluator | None, *, device: torch.device,
+                run_dir: str | Path | None = None, resume: bool = False,
+                config: RunConfig | None = None, progress: bool | None = None,
+                seed: int = 0) -> SearchResult:
+    path = Path(run_dir) if run_dir is not None else None
+    supernet = _supernet(space, task).to(device)
+    strategy.setup(supernet, task, device)
+    state = OneShotState()
+    if path is not None:
+        store = open_run_dir(path, resume=resume)
+        store.close()
+        if config is not None and not resume:
+            (path / "config.yaml").write_text(dump_config(config))
+        if resume and (path / CHECKPOINT).is_file():
+            state = _load(path, supernet, strategy)
+    show = bool(progress) if progress is not None else False
+    _fit(strategy, supernet, state, path, show)
+    arch, scores = _select(space, task, strategy, selection, supernet, state, path, device,
+                           show, seed)
+    result = _evaluate(evaluator, supernet, arch, task, device)
+    return _finish(path, space, supernet, state, arch, result, scores, resume)
+
+
+def _supernet(space: SearchSpace, task: Task) -> Supernet:
+    make = getattr(space, "supernet", None)
+    if make is None:
+        from nasforge.errors import ConfigError
+        raise ConfigError(f"space {space.name!r} has no supernet: one-shot strategies need one")
+    return make(task.shape)  # type: ignore[no-any-return]
+
+
+def _fit(strategy: OneShotStrategy, supernet: Supernet, state: OneShotState,
+         path: Path | None, show: bool) -> None:
+    bar = tqdm(range(state.epoch, strategy.epochs), desc="supernet", unit="epoch",
+               disable=not show)
+    for epoch in bar:
+        metrics = strategy.train_epoch(epoch)
+        state.history.append({"epoch": epoch + 1, **metrics})
+        state.weights.append(strategy.op_strengths().detach().cpu().numpy())
+        state.epoch = epoch + 1
+        bar.set_postfix_str(" ".join(f"{k} {v:.3g}" for k, v in metrics.items()))
+        if path is not None:
+            _save(path, supernet, strategy, state)
+
+
+def _select(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: Selection,
+            supernet: Supernet, state: OneShotState, path: Path | None,
+            device: torch.device, show: bool, seed: int) -> tuple[Architecture, list[Any]]:
+    rng = np.random.default_rng(seed)
+    saved = state.selection
+    if saved is not None:
+        rng.bit_generator.state = saved["rng"]
+
+    def save(progress_state: dict[str, Any]) -> None:
+        state.selection = {**progress_state, "rng": rng.bit_generator.state}
+        if path is not None:
+            _save(path, supernet, strategy, state)
+
+    ctx = SelectionContext(supernet, strategy, task, device, rng, save=save, state=saved,
+                           progress=show)
+    arch = selection.select(ctx)
+    return space.validate(arch), ctx.scores
+
+
+def _evaluate(evaluator: Evaluator | None, supernet: Supernet, arch: Architecture,
+              task: Task, device: torch.device) -> Result:
+    """The configured evaluator's verdict on the selection (e.g. the NB201 table), else the
+    accuracy of the selected path inside the supernet."""
+    if evaluator is not None:
+        return evaluator.evaluate(arch)
+    from nasforge.training import evaluate
+
+    model = supernet.export(arch).to(device)
+    valid, _ = evaluate(model, task.loader("valid"), device)
+    test, _ = evaluate(model, task.loader("test"), device)
+    return Result(metrics={OBJECTIVE: valid, "test_acc": test})
+
+
+def _save(path: Path, supernet: Supernet, strategy: OneShotStrategy, state: OneShotState) -> None:
+    tmp = path / (CHECKPOINT + ".tmp")
+    torch.save({"supernet": supernet.state_dict(), "verbs": supernet.verb_state(),
+                "strategy": strategy.state_dict(), "state": state}, tmp)
+    os.replace(tmp, path / CHECKPOINT)  # atomic: a kill never leaves half a checkpoint
+
+
+def _load(path: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotState:
+    data = torch.load(path / CHECKPOINT, weights_only=False)
+    supernet.load_state_dict(data["supernet"])
+    supernet.load_verb_state(data["verbs"])
+    strategy.load_state_dict(data["strategy"])
+    state: OneShotState = data["state"]
+    log.info("resuming one-shot run at epoch %d", state.epoch)
+    return state
+
+
+def _finish(path: Path | None, space: SearchSpace, supernet: Supernet, state: OneShotState,
+            arch: Architecture, result: Result, scores: list[Any], resume: bool
+            ) -> SearchResult:
+    from nasforge.store import TrialStore
+
+    store = TrialStore(path / "trials.sqlite" if path else ":memory:")
+    with store:
+        store.discard_running()
+        if not store.trials():
+            trial_id = store.start(arch, space.key(arch))
+            store.finish(trial_id, result)
+        store.set_meta("space", {"name": space.name, **space.options()})
+        store.set_meta("epochs", state.history)
+        store.set_meta("status", "finished")
+        trials = store.trials()
+    outcome = SearchResult(trials, trials[-1], result.cost, path)
+    if path is not None:
+        _write_outputs(path, space, supernet, state, outcome, scores)
+    return outcome
+
+
+def _write_outputs(path: Path, space: SearchSpace, supernet: Supernet, state: OneShotState,
+                   outcome: SearchResult, scores: list[Any]) -> None:
+    from nasforge.report import Plot, write_report
+    from nasforge.report.oneshot import plot_alpha
+
+    assert outcome.best is not None
+    (path / "best.json").write_text(json.dumps(best_record(space, outcome.best), indent=2) + "\n")
+    (path / "history.json").write_text(json.dumps(state.history, indent=2) + "\n")
+    np.save(path / "op_weights.npy", np.asarray(state.weights))
+    _write_scores(path / "selection_scores.csv", scores)
+    extra = []
+    if plot_alpha(state.weights, supernet.edges, supernet.edge_ops, path / "plots" / "alpha.png"):
+        extra.append(Plot("plots/alpha.png", "Architecture weights (softmax alpha)"))
+    write_report(path, space, extra_plots=extra)
+
+
+def _write_scores(path: Path, scores: list[dict[str, Any]]) -> None:
+    keys = sorted({k for row in scores for k in row})
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(scores)

@@ -1,0 +1,48 @@
+"""Plots of one-shot searches: architecture weights over training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+
+def plot_alpha(history: Sequence[np.ndarray], edges: Sequence[str],
+               ops: Sequence[Sequence[str]], path: Path) -> Path | None:
+    """Left: the final op weights (edges x ops) as a heatmap. Right: each op's weight,
+    averaged over the edges that have it, after every epoch."""
+    if not history:
+        return None
+    final = np.asarray(history[-1])  # (edges, width)
+    names = sorted({op for row in ops for op in row})
+    fig = Figure(figsize=(11, max(3.0, 0.28 * len(edges) + 1.5)), layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2, width_ratios=[1.2, 1])
+    grid = np.full((len(edges), len(names)), np.nan)
+    for e, row in enumerate(ops):
+        for i, op in enumerate(row):
+            grid[e, names.index(op)] = final[e, i]
+    image = left.imshow(grid, cmap="viridis", aspect="auto", vmin=0)
+    left.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
+    left.set_yticks(range(len(edges)), edges, fontsize=7)
+    left.set_title("op weights after the last epoch")
+    fig.colorbar(image, ax=left, shrink=0.8)
+    for op in names:
+        curve = [_mean_weight(np.asarray(h), ops, op) for h in history]
+        right.plot(range(1, len(history) + 1), curve, marker=".", label=op)
+    right.set_xlabel("epoch")
+    right.set_ylabel("mean weight over edges")
+    right.set_title("op weights over training")
+    right.legend(fontsize=7)
+    right.grid(alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _mean_weight(weights: np.ndarray, ops: Sequence[Sequence[str]], op: str) -> float:
+    values = [weights[e, row.index(op)] for e, row in enumerate(ops) if op in row]
+    return float(np.mean(values)) if values else float("nan")

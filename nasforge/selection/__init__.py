@@ -1,0 +1,6 @@
+"""Architecture selection from a trained supernet; importing this package registers them."""
+
+from nasforge.selection import argmax, perturbation
+from nasforge.selection.base import Selection, SelectionContext
+
+__all__ = ["Selection", "SelectionContext", "argmax", "perturbation"]

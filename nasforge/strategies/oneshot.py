@@ -1,0 +1,47 @@
+"""The one-shot strategy interface: train a supernet (``fit``, one epoch at a time, so a run
+can checkpoint between epochs), then hand it to a pluggable selection."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+
+from nasforge.spaces.base import SearchSpace
+from nasforge.supernet.base import Supernet
+from nasforge.task import Task
+
+
+class OneShotStrategy(ABC):
+    """Owns the supernet's training (weights and its own architecture parameters)."""
+
+    epochs: int
+
+    def __init__(self, space: SearchSpace, seed: int = 0) -> None:
+        self.space = space
+        self.seed = seed
+        self.supernet: Supernet | None = None
+        self.task: Task | None = None
+        self.device = torch.device("cpu")
+
+    def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
+        self.supernet, self.task, self.device = supernet, task, device
+
+    @abstractmethod
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One epoch of supernet training; returns metrics for the run's history."""
+
+    @abstractmethod
+    def finetune_epoch(self, epoch: int) -> dict[str, float]:
+        """One epoch of weight-only training between selection decisions."""
+
+    @abstractmethod
+    def op_strengths(self) -> torch.Tensor:
+        """(edges, ops) strengths for magnitude-based selection (e.g. softmax(alpha))."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...

@@ -1,0 +1,167 @@
+"""The DARTS search network (Liu et al., ICLR 2019): the DARTS skeleton with a mixed op on every
+edge of every cell, as used by DARTS and DARTS-PT (Wang et al., ICLR 2021).
+
+One :class:`EdgeWeights` holds 28 edges, ``"normal/2<-0"`` ... ``"reduce/5<-4"`` (node ``to``
+<- input ``src``, 14 per cell type); all normal cells share the normal rows, all reduction cells
+the reduce rows. Node ``n`` sums the mixed ops of its ``n`` incoming edges; edges from the two
+cell inputs of a reduction cell have stride 2. Ops use BN with affine=False and pooling gets an
+extra BN (affine=False), as in the official search code.
+
+Topology (DARTS-PT): masking every op of an edge (``remove_edge``) makes it contribute zeros, so
+a node can be cut down to its two kept inputs; ``restore_edge`` undoes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from nasforge.architecture import Architecture
+from nasforge.spaces.darts import DartsSpace, edge_label
+from nasforge.spaces.darts_net import EDGES, NODES, DartsNetwork, Preprocess, node_edge
+from nasforge.spaces.darts_ops import make_darts_op
+from nasforge.spaces.ops import Zero
+from nasforge.supernet.base import EdgeWeights, Supernet
+from nasforge.supernet.mixed import MixedOp
+from nasforge.task import Shape
+
+__all__ = ["DartsSupernet", "architecture_from_edges", "edges_from_architecture"]
+
+
+def architecture_from_edges(space: DartsSpace, edges: Mapping[str, str]) -> Architecture:
+    """``{edge label: op}`` (exactly 2 kept edges per node and cell type) -> Architecture."""
+    return space.architecture_from_edges(edges)
+
+
+def edges_from_architecture(space: DartsSpace, arch: Architecture) -> dict[str, str]:
+    """Architecture -> ``{edge label: op}`` for its 16 kept edges."""
+    return space.edges_from_architecture(arch)
+
+
+class DartsMixedOp(MixedOp):
+    """:class:`MixedOp` over DARTS's op table; pooling ops followed by a BN (affine=False)."""
+
+    def __init__(self, op_names: Sequence[str], c: int, stride: int, dim: int) -> None:
+        nn.Module.__init__(self)
+        self.op_names = tuple(op_names)
+        self.ops = nn.ModuleList(
+            make_darts_op(n, c, c, stride, dim, affine=False, pool_bn=True) for n in op_names)
+        self.zero = Zero(c, c, stride, dim)
+
+
+class CellEdgeWeights(EdgeWeights):
+    """EdgeWeights where a discretized edge whose kept op is masked contributes nothing, so the
+    topology step can remove an edge after its op was decided."""
+
+    def refresh(self) -> None:
+        super().refresh()
+        removed = [e for e, i in self.fixed.items() if self.mask[e, i] == 0]
+        if removed:
+            keep = torch.ones(len(self.edges), 1)
+            keep[removed] = 0.0
+            self.effective = self.effective * keep.to(self.effective)
+            for e in removed:
+                self.active[e] = []
+
+
+class DartsSearchCell(Preprocess):
+    """Every edge of one cell type at once; reads its weights from the shared state."""
+
+    def __init__(self, state: EdgeWeights, cell: str, c_pp: int, c_p: int, c: int,
+                 reduction_prev: bool, dim: int) -> None:
+        super().__init__(c_pp, c_p, c, reduction_prev, dim, affine=False)
+        self.state = state
+        reduction = cell == "reduce"
+        self.index = {node_edge(to, src): state.edge_index(edge_label(cell, to, src))
+                      for to, src in EDGES}
+        self.edges = nn.ModuleDict({
+            name: DartsMixedOp(state.ops[e], c, 2 if reduction and int(name[-1]) < 2 else 1, dim)
+            for name, e in self.index.items()
+        })
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+        weights, active = self.state.effective, self.state.active
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for to in NODES:
+            total: torch.Tensor | None = None
+            for src in range(to):
+                name = node_edge(to, src)
+                e = self.index[name]
+                y = self.edges[name](states[src], weights[e], active[e])
+                total = y if total is None else total + y
+            assert total is not None
+            states.append(total)
+        return torch.cat(states[2:], dim=1)  # (batch, 4c, ...)
+
+
+class DartsSupernet(Supernet):
+    """The DARTS search network over ``space`` (default: the DARTS space, 8 ops).
+
+    ``C`` and ``layers`` default to the space's (DARTS searches with C=16, 8 cells).
+    """
+
+    def __init__(self, shape: Shape, space: DartsSpace | None = None, C: int | None = None,
+                 layers: int | None = None) -> None:
+        super().__init__()
+        base = space if space is not None else DartsSpace()
+        options = dict(base.options(), C=C or base.C, layers=layers or base.layers)
+        self.space = DartsSpace(**options)  # type: ignore[arg-type]
+        self.shape = shape
+        labels = list(self.space.candidates)
+        self.arch_state = CellEdgeWeights(labels, [self.space.candidates[k] for k in labels])
+
+        def make_cell(cell: str, c_pp: int, c_p: int, c: int, reduction_prev: bool) -> nn.Module:
+            return DartsSearchCell(self.arch_state, cell, c_pp, c_p, c, reduction_prev,
+                                   shape.dim)
+
+        self.net = DartsNetwork(make_cell, shape, self.space.C, self.space.layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)  # type: ignore[no-any-return]
+
+    def set_path(self, arch: Architecture) -> None:
+        """The 16 edges ``arch`` keeps run their op (weight 1); every other edge is off."""
+        state = self.arch_state
+        onehot = torch.zeros_like(state.valid)
+        for edge, op in self.space.edges_from_architecture(arch).items():
+            e = state.edge_index(edge)
+            onehot[e, state.op_index(e, op)] = 1.0
+        state.set(onehot)
+
+    def remove_edge(self, edge: str) -> None:
+        """Topology step: mask every op of ``edge`` (it then contributes zeros)."""
+        state = self.arch_state
+        e = state.edge_index(edge)
+        state.mask[e] = 0.0
+        state.refresh()
+
+    def restore_edge(self, edge: str) -> None:
+        self.unmask(edge)
+
+    def export(self, arch: Architecture) -> nn.Module:
+        """The standalone DARTS network of ``arch`` (the supernet's C and layers), its op and
+        preprocessing weights copied from the supernet; BN affine parameters, absent in the
+        supernet, start as identity."""
+        model = self.space.build(arch, self.shape)
+        source = self.net.state_dict()
+        target = model.state_dict()
+        edges = self.space.edges_from_architecture(arch)
+        for name in target:
+            mapped = self._supernet_name(name, edges)
+            if mapped in source and source[mapped].shape == target[name].shape:
+                target[name] = source[mapped].clone()
+        model.load_state_dict(target)
+        return model
+
+    def _supernet_name(self, name: str, edges: Mapping[str, str]) -> str:
+        """``cells.4.edges.3<-1.2.weight`` -> ``cells.4.edges.3<-1.ops.K.2.weight``."""
+        parts = name.split(".")
+        if len(parts) > 3 and parts[0] == "cells" and parts[2] == "edges":
+            cell = self.net.cells[int(parts[1])]
+            assert isinstance(cell, DartsSearchCell)
+            e = cell.index[parts[3]]
+            k = self.arch_state.op_index(e, edges[self.arch_state.edges[e]])
+            return ".".join(parts[:4] + ["ops", str(k)] + parts[4:])
+        return name

@@ -1,0 +1,89 @@
+"""The NAS-Bench-201 supernet: the NB201 skeleton with a mixed op on every cell edge.
+
+All cells share one set of architecture weights (one row per edge), as in DARTS on NB201.
+Note: cell ops use batch norm without affine parameters (DARTS's search convention); the
+stem, reduction blocks and classifier are the standalone network's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from nasforge.architecture import Architecture
+from nasforge.errors import ArchitectureError
+from nasforge.spaces.nb201 import EDGES, NB201_OPS, NODES, NB201Network, NB201Space, edge_label
+from nasforge.supernet.base import EdgeWeights, Supernet
+from nasforge.supernet.mixed import MixedOp
+from nasforge.task import Shape
+
+
+class NB201SearchCell(nn.Module):
+    def __init__(self, state: EdgeWeights, channels: int, dim: int) -> None:
+        super().__init__()
+        self.state = state
+        self.edges = nn.ModuleDict({
+            label: MixedOp(state.ops[e], channels, channels, 1, dim)
+            for e, label in enumerate(state.edges)
+        })
+        self.index = {label: e for e, label in enumerate(state.edges)}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights, active = self.state.effective, self.state.active
+        nodes = [x]
+        for to in range(1, NODES):
+            total: torch.Tensor | None = None
+            for src in range(to):
+                e = self.index[edge_label(to, src)]
+                y = self.edges[edge_label(to, src)](nodes[src], weights[e], active[e])
+                total = y if total is None else total + y
+            assert total is not None
+            nodes.append(total)
+        return nodes[-1]
+
+
+class NB201Supernet(Supernet):
+    """Every NB201 cell at once. ``ops`` restricts the candidate ops (default: all five)."""
+
+    def __init__(self, shape: Shape, C: int = 16, N: int = 5,
+                 ops: Sequence[str] = NB201_OPS) -> None:
+        super().__init__()
+        unknown = [o for o in ops if o not in NB201_OPS]
+        if unknown:
+            raise ArchitectureError(f"unknown NB201 ops {unknown}; ops: {list(NB201_OPS)}")
+        self.space = NB201Space(C=C, N=N)
+        self.shape = shape
+        self.arch_state = EdgeWeights([edge_label(*e) for e in EDGES], [tuple(ops)] * len(EDGES))
+        self.net = NB201Network(lambda c: NB201SearchCell(self.arch_state, c, shape.dim),
+                                shape, C, N)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)  # type: ignore[no-any-return]
+
+    def to_architecture(self, edge_ops: dict[str, str]) -> Architecture:
+        return self.space.validate(Architecture(edge_ops))
+
+    def export(self, arch: Architecture) -> nn.Module:
+        """The standalone NB201 network of ``arch``, its op weights copied from the supernet
+        (batch-norm affine parameters, absent in the supernet's ops, start as identity)."""
+        model = self.space.build(arch, self.shape)
+        source = self.net.state_dict()
+        target = model.state_dict()
+        for name in target:
+            mapped = _supernet_name(name, arch, self.arch_state)
+            if mapped in source and source[mapped].shape == target[name].shape:
+                target[name] = source[mapped].clone()
+        model.load_state_dict(target)
+        return model
+
+
+def _supernet_name(name: str, arch: Architecture, state: EdgeWeights) -> str:
+    """``cells.3.edges.2<-1.1.weight`` (standalone) -> ``cells.3.edges.2<-1.ops.K.1.weight``."""
+    parts = name.split(".")
+    if len(parts) > 3 and parts[0] == "cells" and parts[2] == "edges":
+        edge = parts[3]
+        k = state.op_index(state.edge_index(edge), str(arch[edge]))
+        return ".".join(parts[:4] + ["ops", str(k)] + parts[4:])
+    return name
