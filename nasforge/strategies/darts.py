@@ -159,7 +159,7 @@ class DartsSearch(OneShotStrategy):
         with torch.no_grad():
             for p, o in zip(params, original, strict=True):
                 p.copy_(o)
-        self.alpha.grad = (d_alpha if d_alpha is not None else 0) - xi * hessian
+        self.alpha.grad = (torch.zeros_like(hessian) if d_alpha is None else d_alpha) - xi * hessian
 
     def _hessian_vector(self, params: list[nn.Parameter], original: list[torch.Tensor],
                         v: Sequence[torch.Tensor | None], x: torch.Tensor, y: torch.Tensor
@@ -172,7 +172,9 @@ class DartsSearch(OneShotStrategy):
                 for p, o, g in zip(params, original, vs, strict=True):
                     p.copy_(o + sign * r * g)
             self._apply_alpha()
-            grads.append(torch.autograd.grad(self._loss(x, y), self.alpha)[0])
+            (grad,) = torch.autograd.grad(self._loss(x, y), self.alpha, allow_unused=True)
+            # alpha is unused once every edge is discretized (late in DARTS-PT)
+            grads.append(torch.zeros_like(self.alpha) if grad is None else grad)
         return (grads[0] - grads[1]) / (2 * r)
 
     def finetune_epoch(self, epoch: int) -> dict[str, float]:

@@ -77,8 +77,9 @@ class DartsSearchCell(Preprocess):
         self.index = {node_edge(to, src): state.edge_index(edge_label(cell, to, src))
                       for to, src in EDGES}
         self.edges = nn.ModuleDict({
-            name: DartsMixedOp(state.ops[e], c, 2 if reduction and int(name[-1]) < 2 else 1, dim)
-            for name, e in self.index.items()
+            node_edge(to, src): DartsMixedOp(state.ops[self.index[node_edge(to, src)]], c,
+                                             2 if reduction and src < 2 else 1, dim)
+            for to, src in EDGES
         })
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
