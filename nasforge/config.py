@@ -163,6 +163,8 @@ def _budget(raw: Any) -> Budget:
 def check_options(factory: Callable[..., Any], options: Mapping[str, Any], where: str) -> None:
     """Raise ConfigError if an option is not a parameter of ``factory`` or has the wrong type."""
     target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    if target is object.__init__:  # a class without options
+        target = _no_options
     params = inspect.signature(target).parameters
     hints = typing.get_type_hints(target)
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
@@ -177,6 +179,10 @@ def check_options(factory: Callable[..., Any], options: Mapping[str, Any], where
             raise ConfigError(f"unknown config key {full!r} (known: {', '.join(allowed)})")
         if key in hints:
             check_value(full, value, hints[key])
+
+
+def _no_options() -> None:
+    """The signature of a component that takes no options."""
 
 
 def check_value(key: str, value: Any, hint: Any) -> Any:

@@ -30,6 +30,7 @@ from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.task import Task
+from nasforge.training import seeded
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -51,7 +52,8 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
                 config: RunConfig | None = None, progress: bool | None = None,
                 seed: int = 0) -> SearchResult:
     path = Path(run_dir) if run_dir is not None else None
-    supernet = _supernet(space, task).to(device)
+    with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
+        supernet = _supernet(space, task).to(device)
     strategy.setup(supernet, task, device)
     state = OneShotState()
     if path is not None:

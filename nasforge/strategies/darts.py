@@ -70,6 +70,7 @@ class DartsSearch(OneShotStrategy):
         self.a_optimizer = torch.optim.Adam([self.alpha], lr=self.alpha_lr, betas=(0.5, 0.999),
                                             weight_decay=self.alpha_weight_decay)
         self.ft_optimizer: torch.optim.Optimizer | None = None
+        self._apply_alpha()
 
     def op_strengths(self) -> torch.Tensor:
         """softmax(alpha) over each edge's own ops (zero where an edge has fewer ops)."""
@@ -208,6 +209,7 @@ class DartsSearch(OneShotStrategy):
             self.ft_optimizer = self._finetune_optimizer()
             self.ft_optimizer.load_state_dict(state["ft_optimizer"])
         self.generator.set_state(state["generator"])
+        self._apply_alpha()  # the supernet runs on the restored alpha from here on
 
     def _finetune_optimizer(self) -> torch.optim.Optimizer:
         assert self.supernet is not None

@@ -1,0 +1,94 @@
+import numpy as np
+import torch
+
+from nasforge.data.base import tensor_task
+from nasforge.selection.argmax import ArgmaxSelection
+from nasforge.selection.base import SelectionContext
+from nasforge.selection.perturbation import PerturbationSelection
+from nasforge.spaces.nb201 import NB201Space
+from nasforge.strategies.darts import DartsSearch
+from nasforge.task import Shape
+
+
+def tiny_task():
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(120, 1, 16)).astype(np.float32)
+    y = (x[:, 0, :4].sum(1) > 0).astype(np.int64)
+    return tensor_task("tiny", x[:96], y[:96], x[96:], y[96:], num_classes=2, seed=0,
+                       batch_size=32, valid_fraction=0.5)
+
+
+def context(epochs=0, seed=0):
+    space = NB201Space(C=4, N=1)
+    task = tiny_task()
+    net = space.supernet(task.shape)
+    strategy = DartsSearch(space, seed=seed, epochs=epochs)
+    strategy.setup(net, task, torch.device("cpu"))
+    for epoch in range(epochs):
+        strategy.train_epoch(epoch)
+    return SelectionContext(net, strategy, task, torch.device("cpu"), np.random.default_rng(0))
+
+
+def test_argmax_takes_the_largest_alpha_never_none():
+    ctx = context()
+    with torch.no_grad():
+        ctx.strategy.alpha.zero_()
+        ctx.strategy.alpha[:, 0] = 5.0  # none strongest everywhere: must be skipped
+        ctx.strategy.alpha[:, 3] = 2.0  # then nor_conv_3x3
+        ctx.strategy.alpha[2, 1] = 3.0  # edge 2<-1 prefers skip
+    arch = ArgmaxSelection().select(ctx)
+    assert arch["2<-1"] == "skip_connect"
+    assert all(arch[e] == "nor_conv_3x3" for e in arch if e != "2<-1")
+
+
+class ScriptedPT(PerturbationSelection):
+    """Accuracy drops most when nor_conv_1x1 is removed on even edges, avg_pool on odd ones."""
+
+    def valid_accuracy(self, ctx):
+        state = ctx.supernet.arch_state
+        acc = 90.0
+        for e, _edge in enumerate(state.edges):
+            if e in state.fixed:
+                continue
+            key = "nor_conv_1x1" if e % 2 == 0 else "avg_pool_3x3"
+            if state.mask[e, state.ops[e].index(key)] == 0:
+                acc -= 10.0 + e
+        return acc
+
+
+def test_perturbation_keeps_the_op_whose_removal_hurts_most():
+    ctx = context()
+    saved = []
+    ctx.save = saved.append
+    arch = ScriptedPT(finetune_epochs=0).select(ctx)
+    for e, edge in enumerate(ctx.supernet.edges):
+        assert arch[edge] == ("nor_conv_1x1" if e % 2 == 0 else "avg_pool_3x3")
+    assert len(saved) == 6 and len(ctx.scores) == 6 * 5  # one round per edge, 5 ops each
+
+
+def test_perturbation_on_a_trained_supernet_resumes_from_its_progress():
+    ctx = context(epochs=1)
+    states = []
+    ctx.save = states.append
+    first = PerturbationSelection(finetune_epochs=1, valid_batches=1).select(ctx)
+    assert NB201Space().contains(first)
+    # Restarting from the progress saved after round 6 returns the same architecture.
+    again = context(epochs=1)
+    for edge, op in states[-1]["decided"].items():
+        again.supernet.discretize(edge, op)
+    again.state = states[-1]
+    assert PerturbationSelection(finetune_epochs=1, valid_batches=1).select(again) == first
+
+
+def test_darts_second_order_and_fixed_alpha_steps():
+    for kwargs in ({"order": 2}, {"fixed_alpha": True}):
+        space = NB201Space(C=4, N=1)
+        task = tiny_task()
+        net = space.supernet(Shape((1, 16), 2))
+        strategy = DartsSearch(space, seed=0, epochs=1, **kwargs)
+        strategy.setup(net, task, torch.device("cpu"))
+        before = strategy.alpha.detach().clone()
+        metrics = strategy.train_epoch(0)
+        assert np.isfinite(metrics["train_loss"])
+        changed = not torch.equal(before, strategy.alpha.detach())
+        assert changed == (not kwargs.get("fixed_alpha", False))

@@ -1,0 +1,65 @@
+"""The one-shot runner: outputs, and resume after a kill mid-training and mid-selection."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nasforge.data.base import tensor_task
+from nasforge.oneshot import run_oneshot
+from nasforge.selection.perturbation import PerturbationSelection
+from nasforge.spaces.nb201 import NB201Space
+from nasforge.strategies.darts import DartsSearch
+
+
+def tiny_task():
+    gen = np.random.default_rng(1)
+    x = gen.normal(size=(150, 1, 16)).astype(np.float32)
+    y = (x[:, 0, :4].sum(1) > 0).astype(np.int64)
+    return tensor_task("tiny", x[:120], y[:120], x[120:], y[120:], num_classes=2, seed=0,
+                       batch_size=30, valid_fraction=0.5)
+
+
+class DiesInEpoch(DartsSearch):
+    def __init__(self, *args, die_at=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.die_at = die_at
+
+    def train_epoch(self, epoch):
+        if epoch == self.die_at:
+            raise KeyboardInterrupt
+        return super().train_epoch(epoch)
+
+
+class DiesInRound(PerturbationSelection):
+    def __init__(self, die_at=None):
+        super().__init__(finetune_epochs=1, valid_batches=1)
+        self.die_at, self.rounds = die_at, 0
+
+    def _round(self, ctx, state):
+        if state["rounds"] == self.die_at:
+            raise KeyboardInterrupt
+        return super()._round(ctx, state)
+
+
+def run(run_dir, resume=False, die_epoch=None, die_round=None):
+    space = NB201Space(C=4, N=1)
+    strategy = DiesInEpoch(space, seed=0, epochs=2, die_at=die_epoch)
+    return run_oneshot(space, tiny_task(), strategy, DiesInRound(die_round), None,
+                       device=torch.device("cpu"), run_dir=run_dir, resume=resume, seed=0)
+
+
+def test_outputs_and_resume_mid_training_and_mid_selection(tmp_path):
+    full = run(tmp_path / "full")
+    for name in ("best.json", "report.html", "selection_scores.csv", "history.json",
+                 "plots/alpha.png", "checkpoint.pt"):
+        assert (tmp_path / "full" / name).is_file(), name
+    assert len(json.loads((tmp_path / "full" / "history.json").read_text())) == 2
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "cut", die_epoch=1)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "cut", resume=True, die_round=3)
+    resumed = run(tmp_path / "cut", resume=True)
+    assert resumed.best.arch == full.best.arch
+    assert resumed.best.result.metrics == pytest.approx(full.best.result.metrics)
