@@ -20,6 +20,7 @@ from matplotlib.patches import Circle, FancyArrowPatch
 from nasforge.architecture import Architecture
 from nasforge.report.plots import new_figure, save_figure
 from nasforge.spaces.base import SearchSpace
+from nasforge.spaces.darts import DartsSpace
 from nasforge.spaces.nb201 import NODES, NB201Space
 
 CellDrawer = Callable[[SearchSpace, Architecture, Axes], None]
@@ -142,3 +143,80 @@ def _draw_edge(ax: Axes, src: Circle, dst: Circle, op: str, rad: float) -> None:
     ax.text(mx, my, op, ha="center", va="center", fontsize=9, color="#666666" if none else color,
             zorder=3, bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
                             "edgecolor": color, "linewidth": 0.8})
+
+
+DARTS_COLORS = {
+    "max_pool_3x3": "tab:brown", "sep_conv_3x3": "tab:blue", "sep_conv_5x5": "tab:cyan",
+    "dil_conv_3x3": "tab:purple", "dil_conv_5x5": "tab:pink", "noise": "tab:red",
+}
+DARTS_STEP = 1.7  # distance between the intermediate nodes of a DARTS cell
+DARTS_CELL_WIDTH = 10.5  # horizontal offset of the reduction cell
+
+
+@register_cell_drawer(DartsSpace)
+def draw_darts(space: SearchSpace, arch: Architecture, ax: Axes) -> None:
+    """DARTS (Liu et al., ICLR 2019): the normal and the reduction cell side by side, inputs
+    c_{k-2} and c_{k-1} on the left, nodes 0..3 in the middle, the output c_{k} (concat of the
+    four nodes) on the right; each kept edge labelled by its op."""
+    assert isinstance(space, DartsSpace)
+    for i, (cell, ops) in enumerate(space.cell_ops(arch).items()):
+        _draw_darts_cell(ax, cell, ops, i * DARTS_CELL_WIDTH)
+    if isinstance(ax.figure, Figure):
+        ax.figure.set_size_inches(15.0, 4.6)
+    ax.set_xlim(-1.2, 2 * DARTS_CELL_WIDTH - 1.0)
+    ax.set_ylim(-2.0, 2.2)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+
+
+def _draw_darts_cell(ax: Axes, cell: str, ops: dict[tuple[int, int], str], x0: float) -> None:
+    nodes = [_node_at(ax, x0, 1.2, "c_{k-2}"), _node_at(ax, x0, -1.2, "c_{k-1}")]
+    nodes += [_node_at(ax, x0 + 1.8 + DARTS_STEP * i, 0.0, str(i)) for i in range(4)]
+    out = _node_at(ax, x0 + 1.8 + DARTS_STEP * 4, 0.0, "c_{k}")
+    # label boxes (x, y, half width) to keep clear of: the nodes, then each placed label
+    placed = [(*node.center, 0.3) for node in [*nodes, out]]
+    for (to, src), op in sorted(ops.items(), key=lambda item: item[0][1]):
+        rad = 0.0 if src < 2 or to - src == 1 else -0.45
+        _darts_edge(ax, nodes[src], nodes[to], op, rad, placed)
+    for node in nodes[2:]:
+        ax.add_patch(FancyArrowPatch(node.center, out.center, connectionstyle="arc3,rad=0.3",
+                                     arrowstyle="-|>", mutation_scale=10, patchA=node,
+                                     patchB=out, color="#b0b0b0", linewidth=0.8, zorder=1))
+    ax.text(x0 + 1.8 + 1.5 * DARTS_STEP, 2.0, f"{cell} cell", ha="center", va="center",
+            fontsize=12, weight="bold")
+
+
+def _node_at(ax: Axes, x: float, y: float, label: str) -> Circle:
+    """A labelled DARTS node (inputs/output as mathtext c_{k}, intermediate nodes numbered)."""
+    circle = Circle((x, y), 0.32, facecolor="#dbe9f6", edgecolor="#1f3b57", linewidth=1.2,
+                    zorder=4)
+    ax.add_patch(circle)
+    text = f"${label}$" if label.startswith("c_") else label
+    ax.text(x, y, text, ha="center", va="center", fontsize=9, weight="bold", zorder=5)
+    return circle
+
+
+def _darts_edge(ax: Axes, src: Circle, dst: Circle, op: str, rad: float,
+                placed: list[tuple[float, float, float]]) -> None:
+    """An arrow labelled by its op; the label slides along the edge to avoid earlier ones."""
+    (x0, y0), (x1, y1) = src.center, dst.center
+    none = op == "none"
+    color = OP_COLORS.get(op) or DARTS_COLORS.get(op, "black")
+    ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), connectionstyle=f"arc3,rad={rad}",
+                                 arrowstyle="-" if none else "-|>", mutation_scale=12,
+                                 patchA=src, patchB=dst, color=color, linestyle="--" if none
+                                 else "-", linewidth=1.0 if none else 1.6, zorder=2))
+    cx, cy = (x0 + x1) / 2 + rad * (y1 - y0), (y0 + y1) / 2 - rad * (x1 - x0)  # arc3 control
+    half = 0.04 * len(op) + 0.1
+    best = (0.5, 0.5)
+    for t in (0.5, 0.35, 0.65, 0.25, 0.75, 0.18, 0.82):
+        x = (1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t**2 * x1
+        y = (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t**2 * y1
+        best = (x, y)
+        if not any(abs(x - px) < half + ph and abs(y - py) < 0.35 for px, py, ph in placed):
+            break
+    placed.append((*best, half))
+    ax.text(*best, op, ha="center", va="center", fontsize=7, zorder=6,
+            color="#666666" if none else color,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": color,
+                  "linewidth": 0.6})

@@ -20,7 +20,7 @@ from torch import nn
 
 from nasforge.architecture import Architecture
 from nasforge.spaces.darts import DartsSpace, edge_label
-from nasforge.spaces.darts_net import EDGES, NODES, DartsNetwork, Preprocess, node_edge
+from nasforge.spaces.darts_net import CELL_TYPES, EDGES, NODES, DartsNetwork, Preprocess, node_edge
 from nasforge.spaces.darts_ops import make_darts_op
 from nasforge.spaces.ops import Zero
 from nasforge.supernet.base import EdgeWeights, Supernet
@@ -130,6 +130,16 @@ class DartsSupernet(Supernet):
             e = state.edge_index(edge)
             onehot[e, state.op_index(e, op)] = 1.0
         state.set(onehot)
+
+    def to_architecture(self, edge_ops: dict[str, str]) -> Architecture:
+        """The space's architecture for the kept edges (exactly 2 per node and cell type)."""
+        return self.space.architecture_from_edges(edge_ops)
+
+    def node_inputs(self) -> dict[str, list[str]]:
+        """``{"normal/3": ["normal/3<-0", "normal/3<-1", "normal/3<-2"], ...}``: each node keeps
+        2 of its incoming edges (``inputs_per_node``)."""
+        return {f"{cell}/{to}": [edge_label(cell, to, src) for src in range(to)]
+                for cell in CELL_TYPES for to in NODES}
 
     def remove_edge(self, edge: str) -> None:
         """Topology step: mask every op of ``edge`` (it then contributes zeros)."""

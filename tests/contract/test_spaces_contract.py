@@ -9,7 +9,7 @@ from nasforge.registry import SPACES
 from nasforge.task import Shape
 
 # Small settings per space so the contract runs fast; every registered space needs an entry.
-SMALL = {"nb201": {"C": 4, "N": 1}}
+SMALL = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 2, "layers": 3}}
 SHAPES = [Shape((1, 24), 5), Shape((3, 12, 12), 4)]
 
 
