@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from nasforge.architecture import Architecture
 from nasforge.config import RunConfig, dump_config
+from nasforge.errors import ConfigError, RunDirError
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.run import SearchResult, best_record, open_run_dir
 from nasforge.selection.base import Selection, SelectionContext
@@ -74,7 +75,6 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
 def _supernet(space: SearchSpace, task: Task) -> Supernet:
     make = getattr(space, "supernet", None)
     if make is None:
-        from nasforge.errors import ConfigError
         raise ConfigError(f"space {space.name!r} has no supernet: one-shot strategies need one")
     return make(task.shape)  # type: ignore[no-any-return]
 
@@ -134,10 +134,17 @@ def _save(path: Path, supernet: Supernet, strategy: OneShotStrategy, state: OneS
 
 
 def _load(path: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotState:
-    data = torch.load(path / CHECKPOINT, weights_only=False)
-    supernet.load_state_dict(data["supernet"])
+    try:
+        data = torch.load(path / CHECKPOINT, weights_only=False)
+    except Exception as exc:  # noqa: BLE001  (any unreadable file)
+        raise RunDirError(f"{path / CHECKPOINT}: unreadable checkpoint ({exc})") from None
+    strategy.load_state_dict(data["strategy"])  # checks the alpha shape first
+    try:
+        supernet.load_state_dict(data["supernet"])
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise ConfigError(f"{path / CHECKPOINT} does not fit this supernet: {first}") from None
     supernet.load_verb_state(data["verbs"])
-    strategy.load_state_dict(data["strategy"])
     state: OneShotState = data["state"]
     log.info("resuming one-shot run at epoch %d", state.epoch)
     return state

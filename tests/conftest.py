@@ -15,6 +15,10 @@ def table_path() -> Path:
     return Path(os.environ.get("NASFORGE_NB201") or DEFAULT_TABLE)
 
 
+# Subprocesses started by module-scoped fixtures (CLI tests) see the table too.
+os.environ.setdefault("NASFORGE_NB201", str(table_path()))
+
+
 @pytest.fixture(scope="session")
 def nb201_table():
     from nasforge.evaluators.table import NB201Table

@@ -41,15 +41,19 @@ def run_search_command(config_path: Path | None, overrides: Sequence[str], out: 
                        resume: Path | None, progress: bool | None) -> SearchResult:
     config, run_dir = resolve(config_path, overrides, out, resume)
     parts = build_components(config)
+    check_sections(config, parts)
     click.echo(f"run directory: {run_dir}", err=True)
     if isinstance(parts.strategy, OneShotStrategy):
-        result = _run_oneshot(parts, config, run_dir, resume is not None, progress)
+        from nasforge.oneshot import run_oneshot
+
+        assert parts.task is not None and parts.selection is not None
+        shown = sys.stderr.isatty() if progress is None else progress
+        result = run_oneshot(parts.space, parts.task, parts.strategy, parts.selection,
+                             parts.evaluator, device=parts.device, run_dir=run_dir,
+                             resume=resume is not None, config=config, progress=shown,
+                             seed=config.seed)
     else:
-        if parts.evaluator is None:
-            raise ConfigError(f"strategy {config.strategy.name!r} needs an evaluator section")
-        if config.selection is not None:
-            raise ConfigError(f"strategy {config.strategy.name!r} is not one-shot: "
-                              "drop the selection section")
+        assert parts.evaluator is not None
         result = run_search(parts.space, parts.evaluator, parts.strategy, budget=config.budget,
                             run_dir=run_dir, resume=resume is not None, config=config,
                             progress=progress)
@@ -57,20 +61,21 @@ def run_search_command(config_path: Path | None, overrides: Sequence[str], out: 
     return result
 
 
-def _run_oneshot(parts: Components, config: RunConfig, run_dir: Path, resume: bool,
-                 progress: bool | None) -> SearchResult:
-    from nasforge.oneshot import run_oneshot
-
-    if parts.task is None:
-        raise ConfigError(f"strategy {config.strategy.name!r} trains a supernet: add a task")
-    if parts.selection is None:
-        raise ConfigError(f"strategy {config.strategy.name!r} needs a selection section "
-                          "(e.g. selection: {name: perturbation})")
-    assert isinstance(parts.strategy, OneShotStrategy)
-    shown = sys.stderr.isatty() if progress is None else progress
-    return run_oneshot(parts.space, parts.task, parts.strategy, parts.selection,
-                       parts.evaluator, device=parts.device, run_dir=run_dir, resume=resume,
-                       config=config, progress=shown, seed=config.seed)
+def check_sections(config: RunConfig, parts: Components) -> None:
+    """The sections each kind of strategy needs: one-shot = task + selection; ask/tell =
+    evaluator, and no selection."""
+    name = config.strategy.name
+    if isinstance(parts.strategy, OneShotStrategy):
+        if parts.task is None:
+            raise ConfigError(f"strategy {name!r} trains a supernet: add a task section")
+        if parts.selection is None:
+            raise ConfigError(f"strategy {name!r} needs a selection section "
+                              "(e.g. selection: {name: perturbation})")
+        return
+    if parts.evaluator is None:
+        raise ConfigError(f"strategy {name!r} needs an evaluator section")
+    if config.selection is not None:
+        raise ConfigError(f"strategy {name!r} is not one-shot: drop the selection section")
 
 
 def _print_summary(result: SearchResult, fmt: object) -> None:

@@ -19,8 +19,8 @@ from nasforge.training import seeded
 
 ONE_SHOT = [n for n in STRATEGIES.names() if issubclass(STRATEGIES.get(n), OneShotStrategy)]
 OPTIONS = {"darts": {"epochs": 1, "max_batches": 2}}
-SELECTION_OPTIONS = {"argmax": {}, "perturbation": {"finetune_epochs": 1, "valid_batches": 1}}
-SMALL_SPACES = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 4, "layers": 3}}
+SELECTION_OPTIONS = {"argmax": {}, "perturbation": {"finetune_epochs": 0, "valid_batches": 1}}
+SMALL_SPACES = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 2, "layers": 3}}
 WITH_SUPERNET = [n for n in SPACES.names() if hasattr(SPACES.get(n), "supernet")]
 
 

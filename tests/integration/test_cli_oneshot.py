@@ -1,0 +1,110 @@
+"""One-shot search through the command line: DARTS-PT on NB201 (tiny), kill -9, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+TINY = """\
+seed: 0
+space: {name: nb201, C: 4, N: 1}
+task: {name: mnist1d, num_samples: 1000, train_size: 300, valid_fraction: 0.5, batch_size: 50}
+strategy: {name: darts, epochs: 4}
+selection: {name: perturbation, finetune_epochs: 1, valid_batches: 1}
+evaluator: {name: table}
+"""
+
+
+def nasforge(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "nasforge", *args], cwd=cwd, text=True,
+                          capture_output=True, env=os.environ.copy(), timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nasforge {' '.join(args)} failed:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("oneshot")
+    (path / "pt.yaml").write_text(TINY)
+    nasforge("search", "pt.yaml", "--out", "full", cwd=path)
+    return path
+
+
+def test_outputs_of_a_dartspt_run(workdir: Path):
+    run = workdir / "full"
+    for name in ("best.json", "report.html", "plots/alpha.png", "selection_scores.csv",
+                 "history.json", "checkpoint.pt"):
+        assert (run / name).is_file(), name
+    best = json.loads((run / "best.json").read_text())
+    assert best["arch_str"].startswith("|") and "test_acc" in best["metrics"]
+    summary = json.loads(nasforge("runs", "show", str(run), "--json", cwd=workdir).stdout)
+    assert summary["status"] == "finished" and summary["n_trials"] == 1
+    nasforge("train", str(run / "best.json"), "--epochs", "1", "--out", "model", cwd=workdir)
+    assert (workdir / "model" / "model.ts").is_file()
+
+
+def test_kill_9_then_resume_selects_the_same_cell(workdir: Path):
+    run = workdir / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "nasforge", "search", "pt.yaml", "--out",
+                             str(run)], cwd=workdir, env=os.environ.copy(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if (run / "checkpoint.pt").is_file():
+            state = torch.load(run / "checkpoint.pt", weights_only=False)["state"]
+            if state.epoch >= 2:
+                break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / "best.json").is_file(), "the run should have been killed mid-search"
+    nasforge("search", "--resume", str(run), cwd=workdir)
+    full = json.loads((workdir / "full" / "best.json").read_text())
+    resumed = json.loads((run / "best.json").read_text())
+    assert resumed["arch_str"] == full["arch_str"]
+
+
+BAD = [
+    (["--set", "strategy={name: random}", "--set", "budget.trials=2"], "not one-shot"),
+    (["--set", "selection=null"], "needs a selection"),
+    (["--set", "selection.name=magic"], "unknown selection"),
+    (["--set", "strategy.order=3"], "strategy.order"),
+    (["--set", "space={name: darts, C: 2, layers: 3, ops: [conv_9x9]}", "--set",
+      "evaluator=null"], "conv_9x9"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD, ids=[m for _, m in BAD])
+def test_bad_input_is_one_line_exit_2(args, message, workdir: Path):
+    proc = nasforge("search", "pt.yaml", *args, cwd=workdir, check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert message in lines[0]
+
+
+def test_bad_genotype_and_checkpoint(workdir: Path):
+    record = {"space": {"name": "darts"}, "architecture": "Genotype(normal=[('sep_conv_3x3', 0)"}
+    (workdir / "geno.json").write_text(json.dumps(record))
+    proc = nasforge("train", "geno.json", cwd=workdir, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    # A checkpoint whose alpha does not fit the configured supernet.
+    bad = workdir / "badckpt"
+    nasforge("search", "pt.yaml", "--out", str(bad), "--set", "strategy.epochs=1",
+             "--set", "selection={name: argmax}", cwd=workdir)
+    config = yaml.safe_load((bad / "config.yaml").read_text())
+    config["space"] = {"name": "darts", "C": 2, "layers": 3}
+    del config["evaluator"]
+    (bad / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = nasforge("search", "--resume", str(bad), cwd=workdir, check=False)
+    assert proc.returncode == 2 and "shape" in proc.stderr and "Traceback" not in proc.stderr, \
+        proc.stderr
