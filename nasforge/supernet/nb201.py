@@ -45,11 +45,18 @@ class NB201SearchCell(nn.Module):
 
 
 class NB201Supernet(Supernet):
-    """Every NB201 cell at once. ``ops`` restricts the candidate ops (default: all five)."""
+    """Every NB201 cell at once. ``ops`` restricts the candidate ops (default: all five).
+
+    ``channels_last``: on 2D (image) inputs, run the network in the channels-last memory
+    format (the model is converted on its first forward, inputs on every forward). Same
+    numbers up to float rounding; on CPU the mkldnn convolutions are much faster that way
+    (benchmarks/supernet_speed.py: 1.5-1.6x on a training step of the C=16, N=5 supernet).
+    """
 
     def __init__(self, shape: Shape, C: int = 16, N: int = 5,
-                 ops: Sequence[str] = NB201_OPS) -> None:
+                 ops: Sequence[str] = NB201_OPS, channels_last: bool = True) -> None:
         super().__init__()
+        self.channels_last = channels_last
         unknown = [o for o in ops if o not in NB201_OPS]
         if unknown:
             raise ArchitectureError(f"unknown NB201 ops {unknown}; ops: {list(NB201_OPS)}")
@@ -60,6 +67,14 @@ class NB201Supernet(Supernet):
                                 shape, C, N)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and x.dim() == 4:
+            # Checked on every call (cheap), so a model rebuilt or moved later is converted
+            # too; .to() keeps the Parameter objects, so optimizers built before still apply.
+            stem = self.net.stem[0].weight
+            assert isinstance(stem, torch.Tensor)
+            if not stem.is_contiguous(memory_format=torch.channels_last):
+                self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)  # type: ignore[no-any-return]
 
     def to_architecture(self, edge_ops: dict[str, str]) -> Architecture:
