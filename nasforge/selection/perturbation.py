@@ -50,24 +50,27 @@ class PerturbationSelection(Selection):
         net = ctx.supernet
         while self._round(ctx, state):
             state["rounds"] += 1
-            self._finetune(ctx, state)
+            if self._pending(ctx, state):  # no fine-tuning after the last decision
+                self._finetune(ctx, state)
             ctx.save({**state, "scores": list(ctx.scores)})
         kept = {e: op for e, op in state["decided"].items() if e not in state["removed"]}
         return net.to_architecture(kept)
 
+    def _pending(self, ctx: SelectionContext, state: dict[str, Any]) -> bool:
+        """Whether any op or topology decision is left."""
+        return any(_undecided(ctx, state)) or bool(_crowded_nodes(ctx, state))
+
     def _round(self, ctx: SelectionContext, state: dict[str, Any]) -> bool:
         """One round: an op decision per group, else a topology decision per group. False when
         nothing is left to decide."""
-        net = ctx.supernet
-        pending = [[e for e in group if e not in state["decided"]] for group in net.edge_groups()]
+        pending = _undecided(ctx, state)
         if any(pending):
             for group in pending:
                 if group:
                     edge = group[int(ctx.rng.integers(len(group)))]
                     state["decided"][edge] = self._decide_op(ctx, edge)
             return True
-        nodes = [n for n, edges in sorted(net.node_inputs().items())
-                 if len([e for e in edges if e not in state["removed"]]) > net.inputs_per_node]
+        nodes = _crowded_nodes(ctx, state)
         if not nodes:
             return False
         for group in _group_nodes(nodes):
@@ -124,6 +127,19 @@ class PerturbationSelection(Selection):
             correct += (ctx.supernet(x).argmax(1) == y).sum().item()
             count += len(y)
         return 100.0 * correct / max(count, 1)
+
+
+def _undecided(ctx: SelectionContext, state: dict[str, Any]) -> list[list[str]]:
+    """The edges without an op decision yet, per edge group."""
+    return [[e for e in group if e not in state["decided"]]
+            for group in ctx.supernet.edge_groups()]
+
+
+def _crowded_nodes(ctx: SelectionContext, state: dict[str, Any]) -> list[str]:
+    """Nodes that still have more inputs than they keep."""
+    net = ctx.supernet
+    return [n for n, edges in sorted(net.node_inputs().items())
+            if len([e for e in edges if e not in state["removed"]]) > net.inputs_per_node]
 
 
 def _remove_edge(ctx: SelectionContext, edge: str) -> None:

@@ -92,3 +92,11 @@ def test_darts_second_order_and_fixed_alpha_steps():
         assert np.isfinite(metrics["train_loss"])
         changed = not torch.equal(before, strategy.alpha.detach())
         assert changed == (not kwargs.get("fixed_alpha", False))
+
+
+def test_perturbation_fine_tunes_between_decisions_not_after_the_last():
+    ctx = context()
+    calls = []
+    ctx.strategy.finetune_epoch = lambda epoch: calls.append(epoch) or {}
+    ScriptedPT(finetune_epochs=2).select(ctx)
+    assert calls == list(range(2 * 5))  # 6 NB201 edges -> 5 gaps of 2 epochs
