@@ -25,6 +25,7 @@ from nasforge.architecture import Architecture
 from nasforge.config import RunConfig, dump_config
 from nasforge.errors import ConfigError, RunDirError
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
+from nasforge.report.html import Plot
 from nasforge.run import SearchResult, best_record, open_run_dir
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
@@ -69,7 +70,8 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     arch, scores = _select(space, task, strategy, selection, supernet, state, path, device,
                            show, seed)
     result = _evaluate(evaluator, supernet, arch, task, device)
-    return _finish(path, space, supernet, state, arch, result, scores, resume)
+    plots = selection.report_plots(path) if path is not None else []
+    return _finish(path, space, supernet, state, arch, result, scores, plots)
 
 
 def _supernet(space: SearchSpace, task: Task) -> Supernet:
@@ -107,7 +109,7 @@ def _select(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection
             _save(path, supernet, strategy, state)
 
     ctx = SelectionContext(supernet, strategy, task, device, rng, save=save, state=saved,
-                           progress=show)
+                           progress=show, space=space, run_dir=path)
     arch = selection.select(ctx)
     return space.validate(arch), ctx.scores
 
@@ -133,25 +135,45 @@ def _save(path: Path, supernet: Supernet, strategy: OneShotStrategy, state: OneS
     os.replace(tmp, path / CHECKPOINT)  # atomic: a kill never leaves half a checkpoint
 
 
-def _load(path: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotState:
+def read_checkpoint(file: Path) -> dict[str, Any]:
+    if not file.is_file():
+        raise RunDirError(f"no one-shot checkpoint at {file}")
     try:
-        data = torch.load(path / CHECKPOINT, weights_only=False)
+        return torch.load(file, weights_only=False)  # type: ignore[no-any-return]
     except Exception as exc:  # noqa: BLE001  (any unreadable file)
-        raise RunDirError(f"{path / CHECKPOINT}: unreadable checkpoint ({exc})") from None
-    strategy.load_state_dict(data["strategy"])  # checks the alpha shape first
+        raise RunDirError(f"{file}: unreadable checkpoint ({exc})") from None
+
+
+def _restore_supernet(supernet: Supernet, data: dict[str, Any], file: Path) -> None:
     try:
         supernet.load_state_dict(data["supernet"])
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-        raise ConfigError(f"{path / CHECKPOINT} does not fit this supernet: {first}") from None
+        raise ConfigError(f"{file} does not fit this supernet: {first}") from None
     supernet.load_verb_state(data["verbs"])
+
+
+def load_supernet(path: Path, space: SearchSpace, task: Task, device: torch.device
+                  ) -> Supernet:
+    """The trained supernet of a one-shot run (its directory or its checkpoint file)."""
+    file = path / CHECKPOINT if path.is_dir() else path
+    data = read_checkpoint(file)
+    supernet = _supernet(space, task).to(device)
+    _restore_supernet(supernet, data, file)
+    return supernet
+
+
+def _load(path: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotState:
+    data = read_checkpoint(path / CHECKPOINT)
+    strategy.load_state_dict(data["strategy"])  # checks the alpha shape first
+    _restore_supernet(supernet, data, path / CHECKPOINT)
     state: OneShotState = data["state"]
     log.info("resuming one-shot run at epoch %d", state.epoch)
     return state
 
 
 def _finish(path: Path | None, space: SearchSpace, supernet: Supernet, state: OneShotState,
-            arch: Architecture, result: Result, scores: list[Any], resume: bool
+            arch: Architecture, result: Result, scores: list[Any], plots: list[Plot]
             ) -> SearchResult:
     from nasforge.store import TrialStore
 
@@ -167,13 +189,13 @@ def _finish(path: Path | None, space: SearchSpace, supernet: Supernet, state: On
         trials = store.trials()
     outcome = SearchResult(trials, trials[-1], result.cost, path)
     if path is not None:
-        _write_outputs(path, space, supernet, state, outcome, scores)
+        _write_outputs(path, space, supernet, state, outcome, scores, plots)
     return outcome
 
 
 def _write_outputs(path: Path, space: SearchSpace, supernet: Supernet, state: OneShotState,
-                   outcome: SearchResult, scores: list[Any]) -> None:
-    from nasforge.report import Plot, write_report
+                   outcome: SearchResult, scores: list[Any], plots: list[Plot]) -> None:
+    from nasforge.report import write_report
     from nasforge.report.oneshot import plot_alpha
 
     assert outcome.best is not None
@@ -181,7 +203,7 @@ def _write_outputs(path: Path, space: SearchSpace, supernet: Supernet, state: On
     (path / "history.json").write_text(json.dumps(state.history, indent=2) + "\n")
     np.save(path / "op_weights.npy", np.asarray(state.weights))
     _write_scores(path / "selection_scores.csv", scores)
-    extra = []
+    extra = list(plots)
     if plot_alpha(state.weights, supernet.edges, supernet.edge_ops, path / "plots" / "alpha.png"):
         extra.append(Plot("plots/alpha.png", "Architecture weights (softmax alpha)"))
     write_report(path, space, extra_plots=extra)

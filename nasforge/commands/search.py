@@ -71,11 +71,13 @@ def check_sections(config: RunConfig, parts: Components) -> None:
         if parts.selection is None:
             raise ConfigError(f"strategy {name!r} needs a selection section "
                               "(e.g. selection: {name: perturbation})")
+        parts.selection.check(parts.space, parts.task)  # before hours of supernet training
         return
     if parts.evaluator is None:
         raise ConfigError(f"strategy {name!r} needs an evaluator section")
     if config.selection is not None:
         raise ConfigError(f"strategy {name!r} is not one-shot: drop the selection section")
+    parts.strategy.check_feasible()
 
 
 def _print_summary(result: SearchResult, fmt: object) -> None:

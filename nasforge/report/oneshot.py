@@ -46,3 +46,30 @@ def plot_alpha(history: Sequence[np.ndarray], edges: Sequence[str],
 def _mean_weight(weights: np.ndarray, ops: Sequence[Sequence[str]], op: str) -> float:
     values = [weights[e, row.index(op)] for e, row in enumerate(ops) if op in row]
     return float(np.mean(values)) if values else float("nan")
+
+
+def plot_generations(history: Sequence[dict[str, float]], path: Path) -> Path | None:
+    """Per generation of an evolutionary search: the best and the top-k mean score so far,
+    and (right axis) the candidates evaluated and rejected by the constraints so far."""
+    if not history:
+        return None
+    from nasforge.report.plots import new_figure, save_figure
+
+    gen = np.array([row["generation"] + 1 for row in history])
+    fig = new_figure(6.5, 4.0)
+    ax = fig.subplots()
+    ax.plot(gen, [row["best"] for row in history], "o-", label="best so far")
+    ax.plot(gen, [row["top_k_mean"] for row in history], "s--", label="top-k mean")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("valid_acc (inherited weights)")
+    ax.grid(True, alpha=0.3)
+    right = ax.twinx()
+    right.plot(gen, [row["evaluated"] for row in history], ":", color="gray",
+               label="evaluated")
+    right.plot(gen, [row["rejected"] for row in history], ":", color="tab:red",
+               label="rejected (constraints)")
+    right.set_ylabel("candidates")
+    lines = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="lower right", fontsize=8)
+    return save_figure(fig, path)

@@ -103,6 +103,18 @@ def plot_size(trials: Sequence[Trial], best: Trial | None, path: Path) -> Path |
     return save_figure(fig, path)
 
 
+def pareto_front(size: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points no other point beats on both counts (smaller size, higher score), by size."""
+    order = np.lexsort((-score, size))
+    xs, ys, best = [], [], -np.inf
+    for i in order:
+        if score[i] > best:
+            xs.append(size[i])
+            ys.append(score[i])
+            best = score[i]
+    return np.array(xs), np.array(ys)
+
+
 def _size_panel(ax: Axes, trials: Sequence[Trial], best: Trial | None, name: str
                 ) -> PathCollection:
     """Scatter of signal vs one size column, coloured by trial id; the best as a red star."""
@@ -110,6 +122,10 @@ def _size_panel(ax: Axes, trials: Sequence[Trial], best: Trial | None, name: str
            if getattr(t.result, name) is not None and np.isfinite(signal_of(t))]
     x, y, ids = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
     mappable = ax.scatter(x, y, c=ids, cmap="viridis", s=14, alpha=0.7, linewidths=0)
+    front_x, front_y = pareto_front(x, y)
+    ax.step(front_x, front_y, where="post", color="tab:orange", linewidth=1.2,
+            label="Pareto front")
+    ax.legend(loc="lower right", fontsize=8)
     if best is not None and getattr(best.result, name) is not None:
         xy = (float(getattr(best.result, name)), signal_of(best))
         ax.scatter([xy[0]], [xy[1]], marker="*", s=220, color="tab:red", edgecolors="black",

@@ -5,12 +5,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from nasforge.architecture import Architecture
+from nasforge.report.html import Plot
+from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.task import Task
@@ -19,7 +22,8 @@ from nasforge.task import Task
 @dataclass
 class SelectionContext:
     """What a selection may use. ``save(state)`` checkpoints its progress (with the supernet);
-    ``state`` is the progress restored on resume (None on a fresh start)."""
+    ``state`` is the progress restored on resume (None on a fresh start); ``run_dir`` is the
+    run's directory (None for a run in memory), where a selection may keep its own files."""
 
     supernet: Supernet
     strategy: OneShotStrategy
@@ -30,12 +34,24 @@ class SelectionContext:
     state: dict[str, Any] | None = None
     progress: bool = False
     scores: list[dict[str, Any]] = field(default_factory=list)
+    space: SearchSpace | None = None
+    run_dir: Path | None = None
 
 
 class Selection(ABC):
     @abstractmethod
     def select(self, ctx: SelectionContext) -> Architecture:
         """Choose the architecture; append every measured score to ``ctx.scores``."""
+
+    def check(self, space: SearchSpace, task: Task) -> None:
+        """Fail fast on options that cannot work with this space and task (called before the
+        supernet is trained)."""
+        del space, task
+
+    def report_plots(self, run_dir: Path) -> list[Plot]:
+        """Plots this selection drew into ``run_dir`` for the run's report."""
+        del run_dir
+        return []
 
 
 def best_op(ops: tuple[str, ...], strengths: torch.Tensor) -> tuple[str, float]:

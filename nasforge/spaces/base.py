@@ -51,6 +51,22 @@ class SearchSpace(ABC):
         others = [o for o in decision.options if o != arch[decision.label]]
         return arch.replace(**{decision.label: others[rng.integers(len(others))]})
 
+    def resample_genes(self, arch: Architecture, rng: np.random.Generator,
+                       prob: float) -> Architecture:
+        """Each decision independently redrawn (uniformly over all its options) with
+        probability ``prob``: the mutation of SPOS's evolutionary search."""
+        changes = {d.label: d.options[rng.integers(len(d))] for d in self.decisions
+                   if rng.random() < prob}
+        return arch.replace(**changes) if changes else arch
+
+    def crossover(self, first: Architecture, second: Architecture,
+                  rng: np.random.Generator) -> Architecture:
+        """Each decision taken from one of the two parents, uniformly (uniform crossover).
+        The child may break a space's coupling rules: callers check ``contains``."""
+        picks = rng.integers(2, size=len(self.decisions))
+        return Architecture({d.label: (first if pick == 0 else second)[d.label]
+                             for d, pick in zip(self.decisions, picks, strict=True)})
+
     def contains(self, arch: Architecture) -> bool:
         try:
             self.validate(arch)

@@ -1,6 +1,6 @@
 """Search strategies; importing this package registers them."""
 
-from nasforge.strategies import darts, evolution, random
+from nasforge.strategies import darts, evolution, random, spos, spos_evolution
 from nasforge.strategies.base import AskTellStrategy
 
-__all__ = ["AskTellStrategy", "darts", "evolution", "random"]
+__all__ = ["AskTellStrategy", "darts", "evolution", "random", "spos", "spos_evolution"]

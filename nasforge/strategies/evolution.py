@@ -11,6 +11,7 @@ from nasforge.evaluators.base import Result
 from nasforge.registry import STRATEGIES
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
+from nasforge.task import Task
 
 
 @STRATEGIES.register("evolution")
@@ -23,12 +24,16 @@ class RegularizedEvolution(AskTellStrategy):
 
     ``skip_duplicates``: redraw a child whose isomorphism key (``space.key``) was already
     asked, up to ``max_redraws`` times (off by default, as in the paper).
+
+    ``constraints``: a child over a limit is rejected and the parent mutated again (up to
+    ``max_redraws`` times, then a random feasible architecture); see AskTellStrategy.
     """
 
     def __init__(self, space: SearchSpace, seed: int = 0, population: int = 100,
                  sample_size: int = 25, skip_duplicates: bool = False,
-                 max_redraws: int = 100) -> None:
-        super().__init__(space, seed)
+                 max_redraws: int = 100, constraints: dict[str, Any] | None = None,
+                 task: Task | None = None, max_rejections: int = 1000) -> None:
+        super().__init__(space, seed, constraints, task, max_rejections)
         if population < 1 or not 1 <= sample_size <= population:
             raise ConfigError(
                 f"evolution needs population >= 1 and 1 <= sample_size <= population, "
@@ -53,10 +58,13 @@ class RegularizedEvolution(AskTellStrategy):
 
     def _propose(self) -> Architecture:
         if self.n_asked < self.population_size or not self.population:
-            return self.space.sample(self.rng)
+            return self.sample_feasible() if self.constraints else self.space.sample(self.rng)
         picks = self.rng.integers(len(self.population), size=self.sample_size)
         parent = max((self.population[i] for i in picks), key=lambda member: member[1])
-        return self.space.mutate(parent[0], self.rng)
+        if self.constraints is None:
+            return self.space.mutate(parent[0], self.rng)
+        child = self.draw(lambda: self.space.mutate(parent[0], self.rng), self.max_redraws)
+        return child if child is not None else self.sample_feasible()
 
     def tell(self, arch: Architecture, result: Result) -> None:
         if not result.ok:

@@ -19,8 +19,26 @@ def tiny_task():
                        batch_size=16)
 
 
-def make(name, seed=0):
+@pytest.fixture(scope="module")
+def supernet_checkpoint(tmp_path_factory):
+    """A one-shot run's checkpoint.pt with a tiny NB201 supernet (one SPOS epoch)."""
+    from nasforge.oneshot import run_oneshot
+    from nasforge.selection.argmax import ArgmaxSelection
+    from nasforge.strategies.spos import SinglePathTraining
+
+    space = NB201Space(C=4, N=1)
+    run = tmp_path_factory.mktemp("supernet") / "run"
+    run_oneshot(space, tiny_task(), SinglePathTraining(space, epochs=1), ArgmaxSelection(),
+                None, device=torch.device("cpu"), run_dir=run)
+    return run / "checkpoint.pt"
+
+
+def make(name, checkpoint, seed=0):
     """How each registered evaluator is built for the contract (every name needs one)."""
+    if name == "supernet":
+        return EVALUATORS.build("supernet", space=NB201Space(C=4, N=1), task=tiny_task(),
+                                device=torch.device("cpu"), checkpoint=str(checkpoint),
+                                recalibration_batches=2, seed=seed)
     if name == "table":
         return EVALUATORS.build("table", space=NB201Space())
     if name == "train":
@@ -30,10 +48,10 @@ def make(name, seed=0):
 
 
 @pytest.mark.parametrize("name", EVALUATORS.names())
-def test_result_and_determinism(name):
+def test_result_and_determinism(name, supernet_checkpoint):
     arch = NB201Space().sample(np.random.default_rng(0))
-    first = make(name).evaluate(arch)
-    second = make(name).evaluate(arch)
+    first = make(name, supernet_checkpoint).evaluate(arch)
+    second = make(name, supernet_checkpoint).evaluate(arch)
     assert first.ok and np.isfinite(first.objective)
     assert first.cost > 0 and first.params and first.flops
     assert first.metrics == second.metrics

@@ -18,8 +18,14 @@ from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.training import seeded
 
 ONE_SHOT = [n for n in STRATEGIES.names() if issubclass(STRATEGIES.get(n), OneShotStrategy)]
-OPTIONS = {"darts": {"epochs": 1, "max_batches": 2}}
-SELECTION_OPTIONS = {"argmax": {}, "perturbation": {"finetune_epochs": 0, "valid_batches": 1}}
+OPTIONS = {"darts": {"epochs": 1, "max_batches": 2}, "spos": {"epochs": 1, "max_batches": 2}}
+SELECTION_OPTIONS = {
+    "argmax": {},
+    "perturbation": {"finetune_epochs": 0, "valid_batches": 1},
+    "evolution": {"recalibration_batches": 1, "valid_batches": 1,
+                  "strategy": {"population": 4, "generations": 2, "top_k": 2, "mutation": 1,
+                               "crossover": 1}},
+}
 SMALL_SPACES = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 2, "layers": 3}}
 WITH_SUPERNET = [n for n in SPACES.names() if hasattr(SPACES.get(n), "supernet")]
 
@@ -65,7 +71,8 @@ def test_train_reproduce_and_round_trip(name, space_name):
 @pytest.mark.parametrize("space_name", WITH_SUPERNET)
 def test_selection_returns_an_architecture_of_the_space(selection, space_name):
     space, task, net, strategy = trained(ONE_SHOT[0], space_name)
-    ctx = SelectionContext(net, strategy, task, torch.device("cpu"), np.random.default_rng(0))
+    ctx = SelectionContext(net, strategy, task, torch.device("cpu"), np.random.default_rng(0),
+                           space=space)
     arch = SELECTIONS.build(selection, **SELECTION_OPTIONS[selection]).select(ctx)
     assert space.contains(arch)
     assert ctx.scores

@@ -1,0 +1,133 @@
+"""Inherited-weight evaluation: a candidate is scored as the path it is inside a trained
+supernet, after recomputing that path's batch-norm statistics (SPOS, Guo et al., ECCV 2020,
+Sec. 3.5: "before the inference of an architecture, the statistics of all the Batch
+Normalization operations are recalculated on a random subset of training data")."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from nasforge.architecture import Architecture
+from nasforge.errors import ConfigError
+from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
+from nasforge.nn.counting import Cost
+from nasforge.registry import EVALUATORS
+from nasforge.spaces.base import SearchSpace
+from nasforge.supernet.base import Supernet
+from nasforge.task import Task
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, batches: Iterable[Batch]) -> None:
+    """Reset every batch norm's running statistics and recompute them as the exact average
+    over ``batches`` (momentum None = cumulative average), forward passes in train mode."""
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    try:
+        for x, _ in batches:
+            model(x)
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, batches: Iterable[Batch]) -> float:
+    model.eval()
+    correct = count = 0
+    for x, y in batches:
+        correct += int((model(x).argmax(1) == y).sum())
+        count += len(y)
+    return 100.0 * correct / max(count, 1)
+
+
+class SupernetEvaluator(Evaluator):
+    """Scores an architecture with the weights it inherits from ``supernet``: set the path,
+    recalibrate batch norm on ``recalibration_batches`` training batches (the same batches
+    for every candidate, so scores are comparable and reproducible; 0 = keep the shared
+    statistics, the ablation), then accuracy on the valid split (``valid_batches`` caps it).
+    Batches are loaded once and kept on the device, so a candidate costs only its forward
+    passes. ``cost`` is the measured seconds; params/FLOPs are the standalone network's.
+
+    Defaults: SPOS's code recalibrates on 200 batches of 128 ImageNet images (~25k); on small
+    tasks 20 batches cover the training split's statistics well (benchmarks/spos_bn.py).
+    """
+
+    def __init__(self, supernet: Supernet, space: SearchSpace, task: Task,
+                 device: torch.device, recalibration_batches: int = 20,
+                 valid_batches: int | None = None, seed: int = 0) -> None:
+        if recalibration_batches < 0 or (valid_batches is not None and valid_batches < 1):
+            raise ConfigError("recalibration_batches must be >= 0 and valid_batches >= 1")
+        self.supernet, self.space, self.task, self.device = supernet, space, task, device
+        self.recalibration_batches, self.valid_batches = recalibration_batches, valid_batches
+        self.seed = seed
+        self._calibration: list[Batch] | None = None
+        self._valid: list[Batch] | None = None
+        self._costs: dict[str, Cost] = {}
+
+    def evaluate(self, arch: Architecture) -> Result:
+        start = time.perf_counter()
+        self.supernet.set_path(self.space.validate(arch))
+        if self.recalibration_batches:
+            recalibrate_bn(self.supernet, self.calibration_batches())
+        valid = accuracy(self.supernet, self.valid_data())
+        cost = self.cost(arch)
+        return Result(metrics={OBJECTIVE: valid}, cost=time.perf_counter() - start,
+                      params=cost.params, flops=cost.flops)
+
+    def calibration_batches(self) -> list[Batch]:
+        if self._calibration is None:
+            loader = self.task.loader("train", shuffle=True, seed=self.seed + 7_919)
+            self._calibration = self._take(loader, self.recalibration_batches)
+        return self._calibration
+
+    def valid_data(self) -> list[Batch]:
+        if self._valid is None:
+            self._valid = self._take(self.task.loader("valid"), self.valid_batches)
+        return self._valid
+
+    def _take(self, loader: Iterable[Batch], limit: int | None) -> list[Batch]:
+        batches = []
+        for step, (x, y) in enumerate(loader):
+            if limit is not None and step >= limit:
+                break
+            batches.append((x.to(self.device), y.to(self.device)))
+        return batches
+
+    def cost(self, arch: Architecture) -> Cost:
+        key = self.space.key(arch)
+        if key not in self._costs:
+            self._costs[key] = self.space.cost(arch, self.task.shape)
+        return self._costs[key]
+
+    def describe(self) -> dict[str, object]:
+        return {"evaluator": "supernet", "recalibration_batches": self.recalibration_batches,
+                "valid_batches": self.valid_batches}
+
+
+@EVALUATORS.register("supernet")
+def supernet_evaluator(space: SearchSpace, task: Task, device: torch.device, checkpoint: str,
+                       recalibration_batches: int = 20, valid_batches: int | None = None,
+                       seed: int = 0) -> SupernetEvaluator:
+    """Inherited-weight evaluation with the supernet a one-shot run trained: ``checkpoint``
+    is that run's directory or its ``checkpoint.pt`` (e.g. to search one trained SPOS
+    supernet again under other constraints, with any ask/tell strategy)."""
+    from nasforge.oneshot import load_supernet
+
+    if task is None:
+        raise ConfigError("the supernet evaluator needs a task section")
+    supernet = load_supernet(Path(checkpoint), space, task, device)
+    return SupernetEvaluator(supernet, space, task, device, recalibration_batches,
+                             valid_batches, seed)

@@ -1,0 +1,193 @@
+"""Single Path One-Shot supernet training (Guo et al., ECCV 2020)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from nasforge.architecture import Architecture
+from nasforge.errors import ConfigError
+from nasforge.registry import STRATEGIES
+from nasforge.spaces.base import SearchSpace
+from nasforge.strategies.oneshot import OneShotStrategy
+from nasforge.supernet.base import Supernet
+from nasforge.task import Task
+
+
+@STRATEGIES.register("spos")
+class SinglePathTraining(OneShotStrategy):
+    """Supernet training with uniform single-path sampling (Guo et al., ECCV 2020, Sec. 3.2,
+    Eq. 6-7 with the uniform prior Gamma(A)): every step draws one architecture (each
+    decision independently and uniformly: ``space.sample``), runs forward and backward
+    through that path only, and updates only its weights (the other ops get no gradient, so
+    SGD, momentum and weight decay leave them untouched).
+
+    ``sampling="flops_bins"`` is the authors' code's variant: a FLOPs bin uniformly among
+    ``flops_bins`` equal bins between the smallest and largest FLOPs of 1,000 random paths,
+    then paths until one falls in it (at most 100 tries), which spreads training evenly
+    over model sizes rather than over paths.
+
+    Defaults are the official code's: SGD lr 0.5 decayed linearly to 0 over all steps,
+    momentum 0.9, weight decay 4e-5 on weights with more than one dimension only, label
+    smoothing 0.1. Architecture selection is a separate step (``selection: evolution``).
+    Note: ``max_batches`` caps the steps per epoch for small runs; the op-strength "heatmap"
+    of a SPOS run is the fraction of steps each op was sampled (uniform up to noise).
+    """
+
+    def __init__(self, space: SearchSpace, seed: int = 0, epochs: int = 120, lr: float = 0.5,
+                 momentum: float = 0.9, weight_decay: float = 4e-5,
+                 label_smoothing: float = 0.1, sampling: Literal["uniform", "flops_bins"] =
+                 "uniform", flops_bins: int = 10, finetune_lr: float = 0.05,
+                 grad_clip: float | None = None, max_batches: int | None = None) -> None:
+        super().__init__(space, seed)
+        if epochs < 0 or lr <= 0 or sampling not in ("uniform", "flops_bins") or flops_bins < 1:
+            raise ConfigError("spos needs epochs >= 0, lr > 0, sampling 'uniform' or "
+                              "'flops_bins' and flops_bins >= 1")
+        self.epochs, self.lr, self.momentum, self.weight_decay = epochs, lr, momentum, \
+            weight_decay
+        self.label_smoothing, self.sampling, self.flops_bins = label_smoothing, sampling, \
+            flops_bins
+        self.finetune_lr, self.grad_clip, self.max_batches = finetune_lr, grad_clip, max_batches
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.flops_cache: dict[str, int] = {}
+        self.flops_edges: np.ndarray | None = None
+
+    def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
+        super().setup(supernet, task, device)
+        self.optimizer = torch.optim.SGD(_param_groups(supernet, self.weight_decay), lr=self.lr,
+                                         momentum=self.momentum)
+        total = max(1, self.epochs * self._steps_per_epoch())
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: max(0.0, 1.0 - step / total))
+        self.ft_optimizer: torch.optim.Optimizer | None = None
+        self.counts = torch.zeros(supernet.alpha_shape)
+
+    def _steps_per_epoch(self) -> int:
+        assert self.task is not None
+        steps = len(self.task.loader("train"))
+        return steps if self.max_batches is None else min(steps, self.max_batches)
+
+    def sample_path(self) -> Architecture:
+        if self.sampling == "uniform":
+            return self.space.sample(self.rng)
+        return self._sample_in_flops_bin()
+
+    def _sample_in_flops_bin(self) -> Architecture:
+        edges = self._bin_edges()
+        b = int(self.rng.integers(self.flops_bins))
+        arch = self.space.sample(self.rng)
+        for _ in range(100):
+            if edges[b] <= self._flops(arch) <= edges[b + 1]:
+                break
+            arch = self.space.sample(self.rng)
+        return arch
+
+    def _bin_edges(self) -> np.ndarray:
+        if self.flops_edges is None:
+            probe = np.random.default_rng(self.seed + 1)  # not the training stream
+            flops = [self._flops(self.space.sample(probe)) for _ in range(1000)]
+            self.flops_edges = np.linspace(min(flops), max(flops), self.flops_bins + 1)
+        return self.flops_edges
+
+    def _flops(self, arch: Architecture) -> int:
+        key = self.space.key(arch)
+        if key not in self.flops_cache:
+            assert self.task is not None
+            self.flops_cache[key] = self.space.cost(arch, self.task.shape).flops
+        return self.flops_cache[key]
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        self.counts.zero_()
+        return self._epoch(epoch, self.optimizer, self.scheduler)
+
+    def finetune_epoch(self, epoch: int) -> dict[str, float]:
+        """More single-path training at ``finetune_lr`` (for selections that fine-tune)."""
+        if self.ft_optimizer is None:
+            self.ft_optimizer = self._finetune_optimizer()
+        return self._epoch(10_000 + epoch, self.ft_optimizer, None)
+
+    def _finetune_optimizer(self) -> torch.optim.Optimizer:
+        assert self.supernet is not None
+        return torch.optim.SGD(_param_groups(self.supernet, self.weight_decay),
+                               lr=self.finetune_lr, momentum=self.momentum)
+
+    def _epoch(self, epoch: int, optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.LRScheduler | None) -> dict[str, float]:
+        assert self.supernet is not None
+        self.supernet.train()
+        losses, correct, count = 0.0, 0, 0
+        for x, y in self._batches(epoch):
+            self._set_path(self.sample_path())
+            logits = self.supernet(x)
+            loss = nn.functional.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)  # unsampled ops keep grad None: untouched
+            loss.backward()
+            if self.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            losses += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            count += len(y)
+        return {"train_loss": losses / max(count, 1), "train_acc": 100.0 * correct / max(count, 1),
+                "lr": optimizer.param_groups[0]["lr"]}
+
+    def _set_path(self, arch: Architecture) -> None:
+        assert self.supernet is not None
+        self.supernet.set_path(arch)
+        self.counts += self.supernet.arch_state.weights.detach().cpu()
+
+    def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        assert self.task is not None
+        loader = self.task.loader("train", shuffle=True, seed=self.seed * 100_003 + epoch)
+        for step, (x, y) in enumerate(loader):
+            if self.max_batches is not None and step >= self.max_batches:
+                return
+            if self.task.augment is not None:
+                x = self.task.augment(x, self.generator)
+            yield x.to(self.device), y.to(self.device)
+
+    def op_strengths(self) -> torch.Tensor:
+        """How often each op was on the sampled path this epoch (rows sum to 1)."""
+        total = self.counts.sum(1, keepdim=True)
+        if float(total.sum()) == 0:
+            assert self.supernet is not None
+            valid = self.supernet.arch_state.valid
+            return valid / valid.sum(1, keepdim=True)
+        return self.counts / total.clamp_min(1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ft_optimizer": None if self.ft_optimizer is None else self.ft_optimizer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "generator": self.generator.get_state(),
+            "counts": self.counts.clone(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if tuple(state["counts"].shape) != tuple(self.counts.shape):
+            raise ConfigError(f"checkpoint has {tuple(state['counts'].shape)} path choices, "
+                              f"this supernet {tuple(self.counts.shape)}")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state["ft_optimizer"] is not None:
+            self.ft_optimizer = self._finetune_optimizer()
+            self.ft_optimizer.load_state_dict(state["ft_optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.generator.set_state(state["generator"])
+        self.counts = state["counts"].clone()
+
+
+def _param_groups(supernet: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on weights with more than one dimension only (the official code's)."""
+    params = [p for p in supernet.parameters() if p.requires_grad]
+    return [{"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
