@@ -15,7 +15,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,7 +25,6 @@ from nasforge.architecture import Architecture
 from nasforge.config import RunConfig, dump_config
 from nasforge.errors import ConfigError, RunDirError
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
-from nasforge.report.html import Plot
 from nasforge.run import SearchResult, best_record, open_run_dir
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
@@ -33,6 +32,9 @@ from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.task import Task
 from nasforge.training import seeded
+
+if TYPE_CHECKING:
+    from nasforge.report.html import Plot
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -195,7 +197,7 @@ def _finish(path: Path | None, space: SearchSpace, supernet: Supernet, state: On
 
 def _write_outputs(path: Path, space: SearchSpace, supernet: Supernet, state: OneShotState,
                    outcome: SearchResult, scores: list[Any], plots: list[Plot]) -> None:
-    from nasforge.report import write_report
+    from nasforge.report import Plot, write_report
     from nasforge.report.oneshot import plot_alpha
 
     assert outcome.best is not None

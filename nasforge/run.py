@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
@@ -28,6 +28,9 @@ from nasforge.evaluators.base import Evaluator, Result
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial, TrialStore
 from nasforge.strategies.base import AskTellStrategy
+
+if TYPE_CHECKING:
+    from nasforge.report.html import Plot
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
         store.set_meta("status", "finished")
     result = SearchResult(trials, best_trial(trials), sum(t.result.cost for t in trials), path)
     if path is not None:
-        write_outputs(path, space, result)
+        write_outputs(path, space, result, strategy.report_plots(path))
     return result
 
 
@@ -188,10 +191,11 @@ def best_record(space: SearchSpace, trial: Trial) -> dict[str, Any]:
     }
 
 
-def write_outputs(run_dir: Path, space: SearchSpace, result: SearchResult) -> None:
+def write_outputs(run_dir: Path, space: SearchSpace, result: SearchResult,
+                  plots: Sequence[Plot] = ()) -> None:
     from nasforge.report import write_report
 
     if result.best is not None:
         record = best_record(space, result.best)
         (run_dir / "best.json").write_text(json.dumps(record, indent=2) + "\n")
-    write_report(run_dir, space)
+    write_report(run_dir, space, extra_plots=plots)

@@ -6,17 +6,19 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from nasforge.architecture import Architecture
-from nasforge.report.html import Plot
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.task import Task
+
+if TYPE_CHECKING:
+    from nasforge.report.html import Plot
 
 
 @dataclass

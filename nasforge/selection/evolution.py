@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasforge.architecture import Architecture
 from nasforge.config import Budget, Component
 from nasforge.errors import ConfigError
 from nasforge.evaluators.supernet import SupernetEvaluator
 from nasforge.registry import SELECTIONS
-from nasforge.report.html import Plot
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.task import Task
+
+if TYPE_CHECKING:
+    from nasforge.report.html import Plot
 
 SUBDIR = "evolution"
 
@@ -90,6 +92,7 @@ class EvolutionSelection(Selection):
         raise ConfigError(f"selection.trials is needed with strategy {self.strategy.name!r}")
 
     def report_plots(self, run_dir: Path) -> list[Plot]:
+        from nasforge.report.html import Plot
         from nasforge.report.oneshot import plot_generations
 
         out = run_dir / "plots" / "generations.png"

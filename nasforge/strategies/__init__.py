@@ -1,6 +1,7 @@
 """Search strategies; importing this package registers them."""
 
-from nasforge.strategies import darts, evolution, random, spos, spos_evolution
+from nasforge.strategies import controller, darts, evolution, random, spos, spos_evolution
 from nasforge.strategies.base import AskTellStrategy
 
-__all__ = ["AskTellStrategy", "darts", "evolution", "random", "spos", "spos_evolution"]
+__all__ = ["AskTellStrategy", "controller", "darts", "evolution", "random", "spos",
+           "spos_evolution"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Result
 from nasforge.spaces.base import SearchSpace
 from nasforge.task import Task
+
+if TYPE_CHECKING:
+    from nasforge.report.html import Plot
 
 
 class AskTellStrategy(ABC):
@@ -95,6 +99,11 @@ class AskTellStrategy(ABC):
         self.rng.bit_generator.state = state["rng"]
         self.rejected = state.get("rejected", 0)
         self.load_extra_state(state)
+
+    def report_plots(self, run_dir: Path) -> list[Plot]:
+        """Plots of the strategy's own progress, drawn into ``run_dir`` for the report."""
+        del run_dir
+        return []
 
     def extra_state(self) -> dict[str, Any]:
         return {}
