@@ -51,6 +51,7 @@ from nasforge.run import best_trial, run_search
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.store import Trial
 from nasforge.strategies.base import AskTellStrategy
+from nasforge.strategies.controller import RLController
 from nasforge.strategies.evolution import RegularizedEvolution
 from nasforge.strategies.random import RandomSearch
 
@@ -68,7 +69,10 @@ PAPER: dict[str, dict[str, tuple[float, float]]] = {
                "ImageNet16-120": (44.57, 1.25)},
     "evolution": {"cifar10": (93.92, 0.30), "cifar100": (71.84, 0.99),
                   "ImageNet16-120": (45.54, 1.03)},
+    "controller": {"cifar10": (93.85, 0.37), "cifar100": (71.71, 1.09),
+                   "ImageNet16-120": (45.24, 1.18)},  # the paper's REINFORCE
 }
+PAPER["controller_nb201"] = PAPER["controller"]
 OPTIMUM = {"cifar10": 94.37, "cifar100": 73.51, "ImageNet16-120": 47.31}
 
 
@@ -86,7 +90,18 @@ METHODS = (
            {"population": POPULATION, "sample_size": SAMPLE_SIZE, "skip_duplicates": False},
            lambda space, seed: RegularizedEvolution(space, seed=seed, population=POPULATION,
                                                     sample_size=SAMPLE_SIZE)),
+    # Zoph & Le's controller with its paper's settings (2 x 35 LSTM, Adam 6e-4, m = 8).
+    Method("controller", "RL controller (Zoph & Le settings)",
+           {"hidden": 35, "layers": 2, "lr": 6e-4, "batch": 8, "baseline_decay": 0.95},
+           lambda space, seed: RLController(space, seed=seed)),
+    # The same controller with the NB201 REINFORCE script's update rule: one architecture per
+    # update, lr 0.001 (its default), EMA baseline momentum 0.9.
+    Method("controller_nb201", "RL controller (NB201 REINFORCE settings)",
+           {"hidden": 35, "layers": 2, "lr": 1e-3, "batch": 1, "baseline_decay": 0.9},
+           lambda space, seed: RLController(space, seed=seed, lr=1e-3, batch=1,
+                                            baseline_decay=0.9)),
 )
+DEFAULT_METHODS = ("random", "evolution")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -99,6 +114,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="data sets to search on (each on its own 12-epoch signal)")
     parser.add_argument("--out", type=Path, default=RESULTS / "nb201_baselines",
                         help="output path without suffix (.json and .png are written)")
+    parser.add_argument("--methods", nargs="+", choices=[m.name for m in METHODS],
+                        default=list(DEFAULT_METHODS), help="methods to run")
     parser.add_argument("--grid", type=float, default=60.0,
                         help="time step (simulated s) of the best-so-far curves")
     parser.add_argument("--summary-only", action="store_true",
@@ -181,13 +198,13 @@ def curve_stats(curves: np.ndarray, grid: np.ndarray) -> dict[str, Any]:
 
 
 def benchmark(table: NB201Table, datasets: Sequence[str], n_seeds: int, step: float,
-              per_run: bool = True) -> dict[str, Any]:
+              per_run: bool = True, methods: Sequence[Method] = METHODS) -> dict[str, Any]:
     space = NB201Space()
     grid = np.arange(0.0, BUDGET_SECONDS + step / 2, step)
     results: dict[str, Any] = {}
     for dataset in datasets:
         results[dataset] = {}
-        for method in METHODS:
+        for method in methods:
             runs, curves = [], []
             for seed in tqdm(range(n_seeds), desc=f"{SHORT[dataset]} {method.name}",
                              unit="run", leave=False):
@@ -261,7 +278,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     datasets = list(results)
     fig = new_figure(5.0 * len(datasets), 4.2)
     axes = fig.subplots(1, len(datasets), squeeze=False)[0]
-    colors = {"random": "tab:blue", "evolution": "tab:orange"}
+    colors = {"random": "tab:blue", "evolution": "tab:orange", "controller": "tab:green",
+              "controller_nb201": "tab:purple"}
     labels = {m.name: m.label for m in METHODS}
     for ax, dataset in zip(axes, datasets, strict=True):
         lows = []
@@ -298,10 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with stopwatch() as load:
         table = NB201Table(path)
     log.info("loaded %s in %.2f s", path, load[0])
+    methods = [m for m in METHODS if m.name in args.methods]
     with stopwatch() as total:
         results = benchmark(table, args.datasets, args.seeds, args.grid,
-                            per_run=not args.summary_only)
-    searches = args.seeds * len(METHODS) * len(args.datasets)
+                            per_run=not args.summary_only, methods=methods)
+    searches = args.seeds * len(methods) * len(args.datasets)
     payload = {
         "benchmark": "nb201_baselines",
         "protocol": {
@@ -319,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "std": "sample standard deviation (ddof=1) over runs",
             "table": display_path(path),
         },
-        "methods": {m.name: {"label": m.label, **m.settings} for m in METHODS},
+        "methods": {m.name: {"label": m.label, **m.settings} for m in methods},
         "settings_source": (
             "D-X-Y/AutoDL-Projects scripts-search/algos/R-EA.sh: --time_budget 12000 "
             "--ea_population 10 --ea_sample_size 3 (run as 'R-EA.sh cifar10 3 -1' in "
