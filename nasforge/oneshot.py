@@ -57,7 +57,7 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
                 seed: int = 0) -> SearchResult:
     path = Path(run_dir) if run_dir is not None else None
     with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
-        supernet = _supernet(space, task).to(device)
+        supernet = strategy.make_supernet(task.shape).to(device)
     strategy.setup(supernet, task, device)
     state = OneShotState()
     if path is not None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import torch
 
+from nasforge.errors import ConfigError
 from nasforge.spaces.base import SearchSpace
 from nasforge.supernet.base import Supernet
-from nasforge.task import Task
+from nasforge.task import Shape, Task
 
 
 class OneShotStrategy(ABC):
@@ -24,6 +25,14 @@ class OneShotStrategy(ABC):
         self.supernet: Supernet | None = None
         self.task: Task | None = None
         self.device = torch.device("cpu")
+
+    def make_supernet(self, shape: Shape) -> Supernet:
+        """The supernet this strategy trains (by default the space's own ``supernet``)."""
+        make = getattr(self.space, "supernet", None)
+        if make is None:
+            raise ConfigError(f"space {self.space.name!r} has no supernet: one-shot "
+                              "strategies need one")
+        return make(shape)  # type: ignore[no-any-return]
 
     def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
         self.supernet, self.task, self.device = supernet, task, device

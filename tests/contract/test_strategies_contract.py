@@ -10,7 +10,8 @@ from nasforge.registry import SPACES, STRATEGIES
 from nasforge.strategies.base import AskTellStrategy
 
 # Small settings so a few dozen steps exercise every phase of each strategy.
-OPTIONS = {"random": {}, "controller": {"batch": 4, "hidden": 8}, "evolution": {"population": 5, "sample_size": 3},
+OPTIONS = {"random": {}, "controller": {"batch": 4, "hidden": 8},
+           "evolution": {"population": 5, "sample_size": 3},
            "spos_evolution": {"population": 6, "generations": 10, "top_k": 3, "mutation": 2,
                               "crossover": 2}}
 ASK_TELL = [n for n in STRATEGIES.names() if issubclass(STRATEGIES.get(n), AskTellStrategy)]

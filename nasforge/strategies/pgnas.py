@@ -1,0 +1,177 @@
+"""Posterior-guided NAS (Zhou, Yang, Wang & Pan, AAAI 2020): supernet training."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from nasforge.errors import ConfigError
+from nasforge.registry import STRATEGIES
+from nasforge.spaces.base import SearchSpace
+from nasforge.strategies.oneshot import OneShotStrategy
+from nasforge.supernet.base import Supernet
+from nasforge.supernet.gates import GateBank, regulariser
+from nasforge.task import Shape, Task
+
+
+@STRATEGIES.register("pgnas")
+class PosteriorTraining(OneShotStrategy):
+    """Trains a gated supernet by variational dropout (PGNAS, Sec. 3, Eq. 4-8): minimises
+    the data NLL plus ``regulariser`` (nasforge.supernet.gates): the p-dependent weight term
+    weight_factor * l^2 (1 - p) / N * ||m||^2 and the entropy term K / N * (p log p +
+    (1 - p) log(1 - p)), with the concrete relaxation of the gates at temperature ``tau``.
+    ``length_scale2`` is l^2 (the paper grid-searched 0.1 .. 2500); N the training-set size.
+    ``p_dependent=False``: the paper's ablation, a constant L2 coefficient instead.
+    ``dropout="fixed"``: the baseline of Bender et al. (2018): the same supernet trained with
+    hard dropout at the constant rate ``fixed_rate`` and no learned p.
+
+    Candidates are drawn afterwards by ``selection: posterior`` (posterior-guided sampling).
+    Spaces: ``nb201`` (operation level, nasforge.supernet.gated_nb201) and any space with a
+    ``gated_supernet(shape, init_p, tau)`` method.
+
+    Defaults from the authors' code: tau 0.2, initial drop probability 0.1. Weights: SGD
+    momentum 0.9, cosine from ``lr``, weight decay only on parameters without a gate.
+    Note: p is trained with its own Adam (``p_lr``), which the paper does not specify.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int = 0, epochs: int = 50, lr: float = 0.05,
+                 momentum: float = 0.9, weight_decay: float = 5e-4, p_lr: float = 0.01,
+                 tau: float = 0.2, init_p: float = 0.1, length_scale2: float = 1.0,
+                 weight_factor: float = 0.5, p_dependent: bool = True,
+                 dropout: Literal["learned", "fixed"] = "learned", fixed_rate: float = 0.5,
+                 grad_clip: float | None = 5.0, finetune_lr: float = 0.005,
+                 max_batches: int | None = None) -> None:
+        super().__init__(space, seed)
+        if tau <= 0:
+            raise ConfigError(f"strategy.tau must be > 0, got {tau}")
+        if not 0 < init_p < 1 or not 0 <= fixed_rate < 1:
+            raise ConfigError("strategy.init_p must be in (0, 1) and fixed_rate in [0, 1)")
+        if dropout not in ("learned", "fixed") or epochs < 0 or length_scale2 < 0:
+            raise ConfigError("strategy.dropout must be 'learned' or 'fixed', epochs >= 0, "
+                              "length_scale2 >= 0")
+        self.epochs, self.lr, self.momentum, self.weight_decay = epochs, lr, momentum, \
+            weight_decay
+        self.p_lr, self.tau, self.init_p, self.length_scale2 = p_lr, tau, init_p, length_scale2
+        self.weight_factor, self.p_dependent = weight_factor, p_dependent
+        self.dropout, self.fixed_rate, self.grad_clip = dropout, fixed_rate, grad_clip
+        self.finetune_lr, self.max_batches = finetune_lr, max_batches
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def make_supernet(self, shape: Shape) -> Supernet:
+        from nasforge.spaces.nb201 import NB201Space
+        from nasforge.supernet.gated_nb201 import GatedNB201Supernet
+
+        if isinstance(self.space, NB201Space):
+            return GatedNB201Supernet(shape, self.space.C, self.space.N, self.init_p, self.tau)
+        make = getattr(self.space, "gated_supernet", None)
+        if make is None:
+            raise ConfigError(f"pgnas has no gated supernet for space {self.space.name!r} "
+                              "(nb201, or a space with gated_supernet)")
+        return make(shape, init_p=self.init_p, tau=self.tau)  # type: ignore[no-any-return]
+
+    @property
+    def bank(self) -> GateBank:
+        bank = getattr(self.supernet, "bank", None)
+        assert isinstance(bank, GateBank), "pgnas needs a gated supernet"
+        return bank
+
+    def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
+        super().setup(supernet, task, device)
+        p = self.bank.logit_p
+        gated = {id(q) for gate in self.bank.gates for q in gate.weights()}
+        weights = [q for q in supernet.parameters() if q is not p]
+        self.optimizer = torch.optim.SGD(
+            [{"params": [q for q in weights if id(q) in gated], "weight_decay": 0.0},
+             {"params": [q for q in weights if id(q) not in gated],
+              "weight_decay": self.weight_decay}], lr=self.lr, momentum=self.momentum)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer,
+                                                                    max(self.epochs, 1))
+        self.p_optimizer = torch.optim.Adam([p], lr=self.p_lr)
+        self.ft_optimizer: torch.optim.Optimizer | None = None
+        self.n_train = len(task.train)  # type: ignore[arg-type]
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        metrics = self._epoch(epoch, self.optimizer)
+        self.scheduler.step()
+        return metrics
+
+    def finetune_epoch(self, epoch: int) -> dict[str, float]:
+        if self.ft_optimizer is None:
+            self.ft_optimizer = self._finetune_optimizer()
+        return self._epoch(10_000 + epoch, self.ft_optimizer)
+
+    def _finetune_optimizer(self) -> torch.optim.Optimizer:
+        assert self.supernet is not None
+        return torch.optim.SGD(self.supernet.parameters(), lr=self.finetune_lr,
+                               momentum=self.momentum)
+
+    def _epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        assert self.supernet is not None
+        learned = self.dropout == "learned"
+        self.bank.set_mode("relaxed" if learned else "fixed", self.fixed_rate)
+        self.supernet.train()
+        nll_sum, reg, correct, count = 0.0, 0.0, 0, 0
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.seed * 100_003 + epoch)  # the gates' noise, reproducible
+            for x, y in self._batches(epoch):
+                logits = self.supernet(x)
+                nll = nn.functional.cross_entropy(logits, y)
+                loss = nll
+                if learned:
+                    term = self.regulariser()
+                    loss = loss + term
+                    reg = float(term.detach())
+                optimizer.zero_grad(set_to_none=True)
+                self.p_optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
+                optimizer.step()
+                if learned:
+                    self.p_optimizer.step()
+                nll_sum += float(nll.detach()) * len(y)
+                correct += int((logits.argmax(1) == y).sum())
+                count += len(y)
+        self.bank.set_mode("off")
+        probs = self.bank.drop_probs().detach()
+        return {"train_nll": nll_sum / max(count, 1), "regulariser": reg,
+                "train_acc": 100.0 * correct / max(count, 1),
+                "mean_drop_p": float(probs.mean())}
+
+    def regulariser(self) -> torch.Tensor:
+        return regulariser(self.bank, self.n_train, self.length_scale2, self.p_dependent,
+                           self.weight_factor, self.init_p)
+
+    def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        assert self.task is not None
+        loader = self.task.loader("train", shuffle=True, seed=self.seed * 100_003 + epoch)
+        for step, (x, y) in enumerate(loader):
+            if self.max_batches is not None and step >= self.max_batches:
+                return
+            if self.task.augment is not None:
+                x = self.task.augment(x, self.generator)
+            yield x.to(self.device), y.to(self.device)
+
+    def op_strengths(self) -> torch.Tensor:
+        """Keep probabilities 1 - p per (layer, group): the learned posterior's heatmap."""
+        return 1.0 - self.bank.drop_probs().detach()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "p_optimizer": self.p_optimizer.state_dict(),
+                "ft_optimizer": None if self.ft_optimizer is None else
+                self.ft_optimizer.state_dict(),
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.p_optimizer.load_state_dict(state["p_optimizer"])
+        if state["ft_optimizer"] is not None:
+            self.ft_optimizer = self._finetune_optimizer()
+            self.ft_optimizer.load_state_dict(state["ft_optimizer"])
+        self.generator.set_state(state["generator"])
