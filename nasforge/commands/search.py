@@ -71,7 +71,9 @@ def check_sections(config: RunConfig, parts: Components) -> None:
         if parts.selection is None:
             raise ConfigError(f"strategy {name!r} needs a selection section "
                               "(e.g. selection: {name: perturbation})")
-        parts.selection.check(parts.space, parts.task)  # before hours of supernet training
+        # Before hours of supernet training, not after:
+        parts.strategy.check_space()
+        parts.selection.check(parts.space, parts.task, parts.strategy)
         return
     if parts.evaluator is None:
         raise ConfigError(f"strategy {name!r} needs an evaluator section")

@@ -45,10 +45,10 @@ class Selection(ABC):
     def select(self, ctx: SelectionContext) -> Architecture:
         """Choose the architecture; append every measured score to ``ctx.scores``."""
 
-    def check(self, space: SearchSpace, task: Task) -> None:
-        """Fail fast on options that cannot work with this space and task (called before the
-        supernet is trained)."""
-        del space, task
+    def check(self, space: SearchSpace, task: Task, strategy: OneShotStrategy) -> None:
+        """Fail fast on options that cannot work with this space, task and supernet training
+        (called before the supernet is trained)."""
+        del space, task, strategy
 
     def report_plots(self, run_dir: Path) -> list[Plot]:
         """Plots this selection drew into ``run_dir`` for the run's report."""

@@ -51,7 +51,7 @@ class EvolutionSelection(Selection):
         assert isinstance(strategy, AskTellStrategy)  # checked in __init__
         return strategy
 
-    def check(self, space: SearchSpace, task: Task) -> None:
+    def check(self, space: SearchSpace, task: Task, strategy: Any = None) -> None:
         strategy = self._make_strategy(space, task, 0)
         strategy.check_feasible()
         self._budget(strategy)

@@ -124,8 +124,9 @@ class PosteriorSampling(Selection):
             optimizer.step()
         return saved
 
-    def check(self, space: Any, task: Any) -> None:
-        del space, task
+    def check(self, space: Any, task: Any, strategy: Any = None) -> None:
+        if not getattr(strategy, "gated", False):
+            raise ConfigError("selection 'posterior' needs a gated supernet (strategy: pgnas)")
 
     def report_plots(self, run_dir: Path) -> list[Plot]:
         from nasforge.report.html import Plot

@@ -26,13 +26,16 @@ class OneShotStrategy(ABC):
         self.task: Task | None = None
         self.device = torch.device("cpu")
 
-    def make_supernet(self, shape: Shape) -> Supernet:
-        """The supernet this strategy trains (by default the space's own ``supernet``)."""
-        make = getattr(self.space, "supernet", None)
-        if make is None:
+    def check_space(self) -> None:
+        """Raise a ConfigError now if this strategy has no supernet for its space."""
+        if getattr(self.space, "supernet", None) is None:
             raise ConfigError(f"space {self.space.name!r} has no supernet: one-shot "
                               "strategies need one")
-        return make(shape)  # type: ignore[no-any-return]
+
+    def make_supernet(self, shape: Shape) -> Supernet:
+        """The supernet this strategy trains (by default the space's own ``supernet``)."""
+        self.check_space()
+        return self.space.supernet(shape)  # type: ignore[attr-defined, no-any-return]
 
     def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
         self.supernet, self.task, self.device = supernet, task, device

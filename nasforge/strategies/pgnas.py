@@ -37,6 +37,8 @@ class PosteriorTraining(OneShotStrategy):
     Note: p is trained with its own Adam (``p_lr``), which the paper does not specify.
     """
 
+    gated = True  # trains a GateBank supernet (what selection: posterior samples from)
+
     def __init__(self, space: SearchSpace, seed: int = 0, epochs: int = 50, lr: float = 0.05,
                  momentum: float = 0.9, weight_decay: float = 5e-4, p_lr: float = 0.01,
                  tau: float = 0.2, init_p: float = 0.1, length_scale2: float = 1.0,
@@ -60,16 +62,21 @@ class PosteriorTraining(OneShotStrategy):
         self.finetune_lr, self.max_batches = finetune_lr, max_batches
         self.generator = torch.Generator().manual_seed(seed)
 
+    def check_space(self) -> None:
+        from nasforge.spaces.nb201 import NB201Space
+
+        if not isinstance(self.space, NB201Space) and not hasattr(self.space, "gated_supernet"):
+            raise ConfigError(f"pgnas has no gated supernet for space {self.space.name!r} "
+                              "(nb201, or a space with gated_supernet)")
+
     def make_supernet(self, shape: Shape) -> Supernet:
         from nasforge.spaces.nb201 import NB201Space
         from nasforge.supernet.gated_nb201 import GatedNB201Supernet
 
+        self.check_space()
         if isinstance(self.space, NB201Space):
             return GatedNB201Supernet(shape, self.space.C, self.space.N, self.init_p, self.tau)
-        make = getattr(self.space, "gated_supernet", None)
-        if make is None:
-            raise ConfigError(f"pgnas has no gated supernet for space {self.space.name!r} "
-                              "(nb201, or a space with gated_supernet)")
+        make = self.space.gated_supernet  # type: ignore[attr-defined]
         return make(shape, init_p=self.init_p, tau=self.tau)  # type: ignore[no-any-return]
 
     @property

@@ -4,15 +4,11 @@ inherited weights; kill -9 in either phase, resume, same answer; bad input."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from cli_helpers import kill_when, nasforge, one_line_error
 
 from nasforge.store import Trial, TrialStore
 
@@ -26,14 +22,6 @@ selection: {name: evolution, recalibration_batches: 2,
                        mutation: 3, crossover: 3, constraints: {max_flops: 2.0e7}}}
 evaluator: {name: table}
 """
-
-
-def nasforge(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "nasforge", *args], cwd=cwd, text=True,
-                          capture_output=True, env=os.environ.copy(), timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"nasforge {' '.join(args)} failed:\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -69,18 +57,6 @@ def test_outputs_and_the_constraint(workdir: Path):
     assert (workdir / "model" / "model.ts").is_file()
 
 
-def kill_when(run: Path, ready, workdir: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "nasforge", "search", "spos.yaml", "--out",
-                             str(run)], cwd=workdir, env=os.environ.copy(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None and not ready(run):
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (run / "best.json").is_file(), "the run should have been killed mid-search"
-
-
 def in_training(run: Path) -> bool:
     if not (run / "checkpoint.pt").is_file():
         return False
@@ -94,7 +70,7 @@ def in_evolution(run: Path) -> bool:
 @pytest.mark.parametrize("ready", [in_training, in_evolution], ids=["training", "evolution"])
 def test_kill_9_then_resume_finds_the_same_architecture(workdir: Path, ready):
     run = workdir / ready.__name__
-    kill_when(run, ready, workdir)
+    kill_when("spos.yaml", run, ready, workdir)
     before = scored(run) if (run / "evolution").is_dir() else []
     nasforge("search", "--resume", str(run), cwd=workdir)
     full = json.loads((workdir / "full" / "best.json").read_text())
@@ -117,9 +93,7 @@ BAD = [
 def test_bad_input_is_one_line_exit_2(args, message, workdir: Path):
     proc = nasforge("search", "spos.yaml", "--set", "strategy.epochs=0", *args, cwd=workdir,
                     check=False)
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-    assert message in lines[0]
+    one_line_error(proc, message)
 
 
 def test_a_typo_in_the_nested_strategy_is_caught(workdir: Path):
