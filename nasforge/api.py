@@ -19,6 +19,7 @@ from nasforge.config import Budget, Component, RunConfig, check_options, config_
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator
 from nasforge.evaluators.function import FunctionEvaluator
+from nasforge.executors import ProcessExecutor
 from nasforge.run import SearchResult, run_search
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
@@ -31,13 +32,15 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
            strategy: Spec | AskTellStrategy = "random", *, task: Spec | Task | None = None,
            trials: int | None = None, seconds: float | None = None, seed: int = 0,
            device: str = "auto", run_dir: str | Path | None = None, resume: bool = False,
-           progress: bool = False) -> SearchResult:
+           progress: bool = False, workers: int = 1) -> SearchResult:
     """Search ``space`` with ``strategy``, scoring with ``evaluator``, until ``trials``
     evaluations or ``seconds`` of evaluation cost are spent.
 
     Components are names (``"nb201"``), specs with options (``{"name": "evolution",
     "population": 20}``) or objects; ``evaluator`` may also be a plain function
-    ``arch -> float | dict`` (wrapped in a FunctionEvaluator)."""
+    ``arch -> float | dict`` (wrapped in a FunctionEvaluator). ``workers`` > 1 evaluates that
+    many candidates at once in worker processes (the evaluator must then be picklable: a
+    module-level function, not a lambda)."""
     budget = Budget(trials=trials, seconds=seconds)
     if trials is None and seconds is None:
         raise ConfigError("search() needs trials= and/or seconds=")
@@ -49,8 +52,9 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
     strategy_obj = strategy if isinstance(strategy, AskTellStrategy) else build(
         "strategy", _component(strategy, "strategy"), space=space_obj, seed=seed)
     config = _config_if_named(space, task, evaluator, strategy, budget, seed, device)
+    executor = ProcessExecutor(workers) if workers > 1 else None
     return run_search(space_obj, evaluator_obj, strategy_obj, budget=budget, run_dir=run_dir,
-                      resume=resume, config=config, progress=progress)
+                      resume=resume, config=config, progress=progress, executor=executor)
 
 
 def _component(spec: Spec, section: str = "space") -> Component:

@@ -56,9 +56,12 @@ class RunConfig:
     budget: Budget = field(default_factory=Budget)
     seed: int = 0
     device: str = "auto"
+    executor: Component | None = None  # ask/tell searches: where candidates run
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"seed": self.seed, "device": self.device}
+        if self.executor is not None:
+            out["executor"] = self.executor.to_dict()
         for section in COMPONENT_SECTIONS:
             comp = getattr(self, section)
             if comp is not None:
@@ -129,6 +132,8 @@ def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
             comp = _component(section, raw[section])
             check_options(factory_for(section, comp.name), comp.options, section)
             kwargs[section] = comp
+    if raw.get("executor") is not None:
+        kwargs["executor"] = _executor(raw["executor"])
     kwargs["budget"] = _budget(raw.get("budget") or {})
     kwargs["seed"] = check_value("seed", raw.get("seed", 0), int)
     kwargs["device"] = check_value("device", raw.get("device", "auto"), str)
@@ -142,6 +147,16 @@ def _component(section: str, raw: Any) -> Component:
         raise ConfigError(f"config key {section!r} needs a 'name' (e.g. {section}: {{name: ...}})")
     options = {k: v for k, v in raw.items() if k != "name"}
     return Component(name=raw["name"], options=options)
+
+
+def _executor(raw: Any) -> Component:
+    from nasforge.executors import EXECUTORS
+
+    comp = _component("executor", raw)
+    if comp.name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {comp.name!r} (known: {', '.join(EXECUTORS)})")
+    check_options(EXECUTORS[comp.name], comp.options, "executor")
+    return comp
 
 
 def _budget(raw: Any) -> Budget:

@@ -1,9 +1,13 @@
 """run_search: the ask -> evaluate -> tell -> store loop, with budget, resume and outputs.
 
-Resume is exact: the store holds every finished trial and, in the same transaction, the
-strategy's state after it. On resume the trial that was in flight is discarded, the strategy
-state is restored, and the loop continues, so with the same seed the trial sequence is the one
-an uninterrupted run would have produced, and no finished trial is evaluated again.
+Resume is exact: the store holds every trial and, in the same transaction as each ask and each
+result, the strategy's state after it. On resume the strategy state is restored, the trials
+that were in flight are evaluated again as they were asked, and the loop continues, so with the
+same seed the trial sequence is the one an uninterrupted run would have produced, and no
+finished trial is evaluated again.
+
+With an executor of capacity K (``executor: {name: process, workers: K}``) up to K trials run
+at once and the strategy is told in completion order (asynchronous search).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from nasforge.architecture import Architecture
 from nasforge.config import Budget, RunConfig, dump_config
 from nasforge.errors import ConfigError, RunDirError, TrialFailed
 from nasforge.evaluators.base import Evaluator, Result
+from nasforge.executors import Executor, LocalExecutor
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial, TrialStore
 from nasforge.strategies.base import AskTellStrategy
@@ -79,7 +84,8 @@ def open_run_dir(run_dir: Path, *, resume: bool) -> TrialStore:
 def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrategy, *,
                budget: Budget, run_dir: str | Path | None = None, resume: bool = False,
                config: RunConfig | None = None, progress: bool | None = None,
-               callbacks: Sequence[Callback] = ()) -> SearchResult:
+               callbacks: Sequence[Callback] = (), executor: Executor | None = None
+               ) -> SearchResult:
     """Search until the budget is spent (or the strategy is finished); return the trials.
 
     ``run_dir=None`` keeps the store in memory (nothing on disk, no resume)."""
@@ -90,8 +96,13 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
     with store:
         if path is not None:
             _record_config(store, path, config, space, resume)
-        _restore(store, strategy, resume)
-        _loop(store, space, evaluator, strategy, budget, progress, callbacks)
+        in_flight = _restore(store, strategy, resume)
+        runner = executor or LocalExecutor()
+        runner.start(evaluator)
+        try:
+            _loop(store, space, strategy, budget, progress, callbacks, runner, in_flight)
+        finally:
+            runner.close()
         trials = store.trials()
         store.set_meta("status", "finished")
     result = SearchResult(trials, best_trial(trials), sum(t.result.cost for t in trials), path)
@@ -111,29 +122,45 @@ def _record_config(store: TrialStore, path: Path, config: RunConfig | None,
     store.set_meta("created", time.time())
 
 
-def _restore(store: TrialStore, strategy: AskTellStrategy, resume: bool) -> None:
+def _restore(store: TrialStore, strategy: AskTellStrategy, resume: bool) -> list[Trial]:
+    """Restore the strategy; return the trials that were in flight and are run again."""
     if not resume:
-        return
-    dropped = store.discard_running()
+        return []
     checkpoint = store.load_state()
+    asked = 0
     if checkpoint is not None:
+        asked = checkpoint[0]
         strategy.load_state_dict(checkpoint[1])
-    done = len(store.trials())
-    log.info("resuming: %d finished trials, %d in flight re-run", done, dropped)
+    dropped = store.discard_running(after=asked)
+    again = store.trials("running")
+    log.info("resuming: %d finished trials, %d in flight run again, %d asked again",
+             len(store.trials()) - len(again), len(again), dropped)
     store.set_meta("status", "running")
+    return again
 
 
-def _loop(store: TrialStore, space: SearchSpace, evaluator: Evaluator,
-          strategy: AskTellStrategy, budget: Budget, progress: bool | None,
-          callbacks: Sequence[Callback]) -> None:
-    done = store.trials()
+def _loop(store: TrialStore, space: SearchSpace, strategy: AskTellStrategy, budget: Budget,
+          progress: bool | None, callbacks: Sequence[Callback], executor: Executor,
+          again: list[Trial]) -> None:
+    done = [t for t in store.trials() if t.status != "running"]
     n, spent = len(done), sum(t.result.cost for t in done)
     best = max((t.result.objective for t in done if t.status == "ok"), default=-math.inf)
+    in_flight: dict[int, Architecture] = {}
+    for trial in again:  # asked before the kill: run as asked, never asked twice
+        executor.submit(trial.id, trial.arch)
+        in_flight[trial.id] = trial.arch
     with _progress_bar(budget, n, spent, progress) as bar:
-        while not _exhausted(budget, n, spent) and not strategy.finished:
-            arch = strategy.ask()
-            trial_id = store.start(arch, space.key(arch))
-            result = evaluate_safely(evaluator, arch)
+        while True:
+            while (len(in_flight) < executor.capacity and not strategy.finished
+                   and not _exhausted(budget, n + len(in_flight), spent)):
+                arch = strategy.ask()
+                trial_id = store.start(arch, space.key(arch), strategy.state_dict())
+                executor.submit(trial_id, arch)
+                in_flight[trial_id] = arch
+            if not in_flight:
+                break
+            trial_id, result = executor.wait()
+            arch = in_flight.pop(trial_id)
             strategy.tell(arch, result)
             store.finish(trial_id, result, strategy.state_dict())
             n, spent = n + 1, spent + result.cost

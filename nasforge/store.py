@@ -1,8 +1,11 @@
 """The SQLite trial store of a run directory (WAL mode, one row per trial).
 
-A finished trial and the strategy state after it are written in ONE transaction, so after a
-crash (even ``kill -9``) the store never holds a result the strategy did not see, nor the other
-way round. A trial found ``running`` on resume was in flight: it is discarded and asked again.
+A started trial and the strategy state after asking it, and a finished trial and the strategy
+state after seeing it, are each written in ONE transaction, so after a crash (even
+``kill -9``) the store never holds a result the strategy did not see, nor the other way round.
+A trial found ``running`` on resume was in flight: if the saved strategy state already
+includes its ask (``asked_through``), it is evaluated again as it is (nothing asked twice);
+otherwise it is discarded and the strategy asks again.
 """
 
 from __future__ import annotations
@@ -77,12 +80,21 @@ class TrialStore:
     def close(self) -> None:
         self.db.close()
 
-    def start(self, arch: Architecture, key: str) -> int:
-        cur = self.db.execute(
-            "INSERT INTO trials (arch, key, status, started) VALUES (?, ?, 'running', ?)",
-            (arch.to_json(), key, time.time()),
-        )
-        assert cur.lastrowid is not None
+    def start(self, arch: Architecture, key: str, strategy_state: Any = None) -> int:
+        """Record a trial as running, and (atomically) the strategy state after its ask."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.db.execute(
+                "INSERT INTO trials (arch, key, status, started) VALUES (?, ?, 'running', ?)",
+                (arch.to_json(), key, time.time()),
+            )
+            assert cur.lastrowid is not None
+            if strategy_state is not None:
+                self._save_state(cur.lastrowid, strategy_state)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         return cur.lastrowid
 
     def finish(self, trial_id: int, result: Result, strategy_state: Any = None) -> None:
@@ -103,11 +115,15 @@ class TrialStore:
             raise
 
     def _save_state(self, trial_id: int, state: Any) -> None:
+        """``after_trial`` is the last trial ASKED when the state was saved: every trial up
+        to it is reflected in the state (asked, maybe not yet told)."""
+        del trial_id
         buffer = io.BytesIO()
         torch.save(state, buffer)
+        asked = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM trials").fetchone()[0]
         self.db.execute(
             "INSERT OR REPLACE INTO checkpoint (slot, after_trial, state) VALUES (0, ?, ?)",
-            (trial_id, buffer.getvalue()),
+            (asked, buffer.getvalue()),
         )
 
     def save_state(self, trial_id: int, state: Any) -> None:
@@ -119,9 +135,11 @@ class TrialStore:
             return None
         return row[0], torch.load(io.BytesIO(row[1]), weights_only=False)
 
-    def discard_running(self) -> int:
-        """Drop trials that were in flight when the run stopped; they will be asked again."""
-        return self.db.execute("DELETE FROM trials WHERE status='running'").rowcount
+    def discard_running(self, after: int = 0) -> int:
+        """Drop trials in flight when the run stopped whose ask the saved strategy state does
+        not include (id > ``after``); they will be asked again."""
+        return self.db.execute("DELETE FROM trials WHERE status='running' AND id > ?",
+                               (after,)).rowcount
 
     def trials(self, status: str | None = None) -> list[Trial]:
         query = "SELECT id, arch, key, status, metrics, cost, params, flops, error, started, " \

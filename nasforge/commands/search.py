@@ -12,6 +12,7 @@ import click
 from nasforge.components import Components, build_components
 from nasforge.config import RunConfig, load_config
 from nasforge.errors import ConfigError
+from nasforge.executors import make_executor
 from nasforge.run import SearchResult, check_run_dir, run_search
 from nasforge.strategies.oneshot import OneShotStrategy
 
@@ -54,9 +55,10 @@ def run_search_command(config_path: Path | None, overrides: Sequence[str], out: 
                              seed=config.seed)
     else:
         assert parts.evaluator is not None
+        executor = make_executor(config.executor.to_dict() if config.executor else None)
         result = run_search(parts.space, parts.evaluator, parts.strategy, budget=config.budget,
                             run_dir=run_dir, resume=resume is not None, config=config,
-                            progress=progress)
+                            progress=progress, executor=executor)
     _print_summary(result, parts.space.format)
     return result
 

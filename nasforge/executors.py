@@ -1,0 +1,159 @@
+"""Where candidates are evaluated: in this process one after another (``local``), or several at
+a time in worker processes of this machine (``process``). Results come back as they finish,
+so an ask/tell strategy is told in completion order (asynchronous search, as the RL paper's
+parallel children). The run store stays the single source of truth: an executor only runs.
+
+Config: ``executor: {name: process, workers: 4, cpus_per_trial: 1, max_retries: 2}``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+from abc import ABC, abstractmethod
+from collections import deque
+from typing import Any
+
+from nasforge.architecture import Architecture
+from nasforge.errors import ConfigError
+from nasforge.evaluators.base import Evaluator, Result
+
+log = logging.getLogger(__name__)
+
+
+class Executor(ABC):
+    """``submit`` a trial, ``wait`` for the next finished one. ``capacity`` trials may be in
+    flight at once."""
+
+    capacity: int = 1
+
+    def start(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+
+    @abstractmethod
+    def submit(self, trial_id: int, arch: Architecture) -> None: ...
+
+    @abstractmethod
+    def wait(self) -> tuple[int, Result]:
+        """The next finished trial (blocks until one is)."""
+
+    def close(self) -> None:
+        """Release workers."""
+        log.debug("%s closed", type(self).__name__)
+
+
+class LocalExecutor(Executor):
+    """Serial: a trial is evaluated when it is waited for."""
+
+    def __init__(self) -> None:
+        self.queue: deque[tuple[int, Architecture]] = deque()
+
+    def submit(self, trial_id: int, arch: Architecture) -> None:
+        self.queue.append((trial_id, arch))
+
+    def wait(self) -> tuple[int, Result]:
+        from nasforge.run import evaluate_safely
+
+        trial_id, arch = self.queue.popleft()
+        return trial_id, evaluate_safely(self.evaluator, arch)
+
+
+_WORKER_EVALUATOR: Evaluator | None = None
+
+
+def _init_worker(evaluator: Evaluator, threads: int) -> None:
+    """Runs once per worker process: the evaluator is sent once, not with every trial."""
+    global _WORKER_EVALUATOR
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER_EVALUATOR = evaluator
+
+
+def _evaluate_in_worker(arch: Architecture) -> Result:
+    from nasforge.run import evaluate_safely
+
+    assert _WORKER_EVALUATOR is not None
+    return evaluate_safely(_WORKER_EVALUATOR, arch)
+
+
+class ProcessExecutor(Executor):
+    """``workers`` processes on this machine (spawned, so CUDA and OpenMP are safe), each with
+    ``cpus_per_trial`` torch threads. A worker that dies (killed, out of memory) breaks the
+    pool: it is rebuilt and the trials in flight are retried, each at most ``max_retries``
+    times, then reported failed."""
+
+    def __init__(self, workers: int = 2, cpus_per_trial: int = 1, max_retries: int = 2) -> None:
+        available = os.cpu_count() or 1
+        if workers < 1 or cpus_per_trial < 1 or max_retries < 0:
+            raise ConfigError("executor.workers and executor.cpus_per_trial must be >= 1, "
+                              "executor.max_retries >= 0")
+        if workers * cpus_per_trial > 4 * available:
+            raise ConfigError(f"executor asks for {workers} workers x {cpus_per_trial} CPUs, "
+                              f"this machine has {available} CPUs")
+        self.capacity, self.threads, self.max_retries = workers, cpus_per_trial, max_retries
+        self.pool: cf.ProcessPoolExecutor | None = None
+        self.futures: dict[cf.Future[Result], tuple[int, Architecture]] = {}
+        self.retries: dict[int, int] = {}
+
+    def start(self, evaluator: Evaluator) -> None:
+        super().start(evaluator)
+        self._new_pool()
+
+    def _new_pool(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pool = cf.ProcessPoolExecutor(self.capacity, mp_context=context,
+                                           initializer=_init_worker,
+                                           initargs=(self.evaluator, self.threads))
+
+    def submit(self, trial_id: int, arch: Architecture) -> None:
+        assert self.pool is not None
+        self.futures[self.pool.submit(_evaluate_in_worker, arch)] = (trial_id, arch)
+
+    def wait(self) -> tuple[int, Result]:
+        while True:
+            done, _ = cf.wait(self.futures, return_when=cf.FIRST_COMPLETED)
+            future = next(iter(done))
+            trial_id, arch = self.futures.pop(future)
+            try:
+                return trial_id, future.result()
+            except cf.process.BrokenProcessPool as exc:
+                failed = self._retry(trial_id, arch, exc)
+                if failed is not None:
+                    return trial_id, failed
+
+    def _retry(self, trial_id: int, arch: Architecture, exc: Exception) -> Result | None:
+        """Rebuild a broken pool and resubmit; a trial out of retries is failed."""
+        pending = [self.futures.pop(f) for f in list(self.futures)]
+        self._new_pool()
+        for other_id, other in pending:  # in flight in the broken pool: lost, run again
+            self.submit(other_id, other)
+        tries = self.retries.get(trial_id, 0) + 1
+        self.retries[trial_id] = tries
+        if tries > self.max_retries:
+            log.warning("trial %d failed: worker died %d times", trial_id, tries)
+            return Result.failed(f"worker died {tries} times ({type(exc).__name__})")
+        log.warning("trial %d: worker died, retry %d of %d", trial_id, tries, self.max_retries)
+        self.submit(trial_id, arch)
+        return None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+
+EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor, "process": ProcessExecutor}
+
+
+def make_executor(options: dict[str, Any] | None) -> Executor:
+    options = dict(options or {"name": "local"})
+    name = str(options.pop("name", "local"))
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {name!r} (known: {', '.join(EXECUTORS)})")
+    try:
+        return EXECUTORS[name](**options)
+    except TypeError as exc:
+        raise ConfigError(f"executor {name!r}: {exc}") from None

@@ -1,0 +1,56 @@
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import nasforge
+from nasforge.config import Budget
+from nasforge.errors import ConfigError
+from nasforge.evaluators.function import FunctionEvaluator
+from nasforge.executors import ProcessExecutor, make_executor
+from nasforge.run import run_search
+from nasforge.spaces.nb201 import NB201Space
+from nasforge.strategies.controller import RLController
+from nasforge.strategies.random import RandomSearch
+
+
+def conv_share(arch) -> float:
+    """Module level, so worker processes can unpickle it; slow enough to overlap."""
+    time.sleep(0.05)
+    return 100.0 * sum(op == "nor_conv_3x3" for op in arch.values()) / len(arch)
+
+
+def dies_once(arch) -> float:
+    """Kills its worker the first time it runs (a crashed or OOM-killed worker)."""
+    marker = Path(os.environ["NASFORGE_TEST_MARKER"])
+    if not marker.exists():
+        marker.write_text("died")
+        os._exit(1)
+    return 50.0
+
+
+def test_two_workers_finish_every_trial_asynchronously(tmp_path):
+    strategy = RLController(NB201Space(), seed=0, batch=2)
+    result = run_search(NB201Space(), FunctionEvaluator(conv_share), strategy,
+                        budget=Budget(trials=12), run_dir=tmp_path / "run",
+                        executor=ProcessExecutor(workers=2))
+    assert result.n_trials == 12 and all(t.status == "ok" for t in result.trials)
+    # with two children in flight, some rewards reach a controller that moved on meanwhile
+    assert max(row["staleness_max"] for row in strategy.history) >= 1
+
+
+def test_a_worker_killed_mid_trial_is_retried(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASFORGE_TEST_MARKER", str(tmp_path / "marker"))
+    result = run_search(NB201Space(), FunctionEvaluator(dies_once), RandomSearch(NB201Space()),
+                        budget=Budget(trials=3), executor=ProcessExecutor(workers=2))
+    assert result.n_trials == 3 and all(t.status == "ok" for t in result.trials)
+
+
+def test_api_workers_and_bad_executors():
+    result = nasforge.search("nb201", conv_share, "random", trials=4, workers=2)
+    assert result.n_trials == 4
+    with pytest.raises(ConfigError, match="unknown executor"):
+        make_executor({"name": "cluster"})
+    with pytest.raises(ConfigError, match="this machine has"):
+        ProcessExecutor(workers=10_000)
