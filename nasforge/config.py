@@ -150,12 +150,13 @@ def _component(section: str, raw: Any) -> Component:
 
 
 def _executor(raw: Any) -> Component:
-    from nasforge.executors import EXECUTORS
+    from nasforge.executors import executor_classes
 
     comp = _component("executor", raw)
-    if comp.name not in EXECUTORS:
-        raise ConfigError(f"unknown executor {comp.name!r} (known: {', '.join(EXECUTORS)})")
-    check_options(EXECUTORS[comp.name], comp.options, "executor")
+    known = executor_classes()
+    if comp.name not in known:
+        raise ConfigError(f"unknown executor {comp.name!r} (known: {', '.join(known)})")
+    check_options(known[comp.name], comp.options, "executor")
     return comp
 
 

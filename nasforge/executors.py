@@ -145,15 +145,20 @@ class ProcessExecutor(Executor):
             self.pool = None
 
 
-EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor, "process": ProcessExecutor}
+def executor_classes() -> dict[str, type[Executor]]:
+    from nasforge.simulate import SimulatedExecutor  # defined on top of Executor
+
+    return {"local": LocalExecutor, "process": ProcessExecutor,
+            "simulated": SimulatedExecutor}
 
 
 def make_executor(options: dict[str, Any] | None) -> Executor:
     options = dict(options or {"name": "local"})
     name = str(options.pop("name", "local"))
-    if name not in EXECUTORS:
-        raise ConfigError(f"unknown executor {name!r} (known: {', '.join(EXECUTORS)})")
+    known = executor_classes()
+    if name not in known:
+        raise ConfigError(f"unknown executor {name!r} (known: {', '.join(known)})")
     try:
-        return EXECUTORS[name](**options)
+        return known[name](**options)
     except TypeError as exc:
         raise ConfigError(f"executor {name!r}: {exc}") from None
