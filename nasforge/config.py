@@ -57,11 +57,14 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     executor: Component | None = None  # ask/tell searches: where candidates run
+    distributed: int = 1  # one-shot searches: data-parallel processes (distributed.nproc)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"seed": self.seed, "device": self.device}
         if self.executor is not None:
             out["executor"] = self.executor.to_dict()
+        if self.distributed != 1:
+            out["distributed"] = {"nproc": self.distributed}
         for section in COMPONENT_SECTIONS:
             comp = getattr(self, section)
             if comp is not None:
@@ -134,6 +137,8 @@ def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
             kwargs[section] = comp
     if raw.get("executor") is not None:
         kwargs["executor"] = _executor(raw["executor"])
+    if raw.get("distributed") is not None:
+        kwargs["distributed"] = _distributed(raw["distributed"])
     kwargs["budget"] = _budget(raw.get("budget") or {})
     kwargs["seed"] = check_value("seed", raw.get("seed", 0), int)
     kwargs["device"] = check_value("device", raw.get("device", "auto"), str)
@@ -158,6 +163,13 @@ def _executor(raw: Any) -> Component:
         raise ConfigError(f"unknown executor {comp.name!r} (known: {', '.join(known)})")
     check_options(known[comp.name], comp.options, "executor")
     return comp
+
+
+def _distributed(raw: Any) -> int:
+    if not isinstance(raw, Mapping) or set(raw) - {"nproc"}:
+        raise ConfigError("config key 'distributed' takes only nproc (e.g. distributed: "
+                          "{nproc: 2})")
+    return int(check_value("distributed.nproc", raw.get("nproc", 1), int))
 
 
 def _budget(raw: Any) -> Budget:

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from nasforge.architecture import Architecture
 from nasforge.config import RunConfig, dump_config
+from nasforge.distributed import SINGLE, DistContext
 from nasforge.errors import ConfigError, RunDirError
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.run import SearchResult, best_record, open_run_dir
@@ -54,21 +55,29 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
                 selection: Selection, evaluator: Evaluator | None, *, device: torch.device,
                 run_dir: str | Path | None = None, resume: bool = False,
                 config: RunConfig | None = None, progress: bool | None = None,
-                seed: int = 0) -> SearchResult:
+                seed: int = 0, dist: DistContext = SINGLE) -> SearchResult | None:
+    """Train, select, evaluate. In a data-parallel group (``dist``) every rank trains its
+    replica; only rank 0 writes the run directory, selects and evaluates (the others return
+    None once the supernet is trained)."""
     path = Path(run_dir) if run_dir is not None else None
     with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
         supernet = strategy.make_supernet(task.shape).to(device)
+    strategy.set_distributed(dist)
     strategy.setup(supernet, task, device)
     state = OneShotState()
     if path is not None:
-        store = open_run_dir(path, resume=resume)
-        store.close()
-        if config is not None and not resume:
-            (path / "config.yaml").write_text(dump_config(config))
+        if dist.is_main:
+            store = open_run_dir(path, resume=resume)
+            store.close()
+            if config is not None and not resume:
+                (path / "config.yaml").write_text(dump_config(config))
         if resume and (path / CHECKPOINT).is_file():
             state = _load(path, supernet, strategy)
     show = bool(progress) if progress is not None else False
-    _fit(strategy, supernet, state, path, show)
+    _fit(strategy, supernet, state, path if dist.is_main else None, show and dist.is_main)
+    if not dist.is_main:
+        return None
+    strategy.set_distributed(SINGLE)  # selection (and its fine-tuning) on rank 0 alone
     arch, scores = _select(space, task, strategy, selection, supernet, state, path, device,
                            show, seed)
     result = _evaluate(evaluator, supernet, arch, task, device)

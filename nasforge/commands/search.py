@@ -11,6 +11,13 @@ import click
 
 from nasforge.components import Components, build_components
 from nasforge.config import RunConfig, load_config
+from nasforge.distributed import (
+    check_nproc,
+    device_for,
+    free_port,
+    from_environment,
+    set_environment,
+)
 from nasforge.errors import ConfigError
 from nasforge.executors import make_executor
 from nasforge.run import SearchResult, check_run_dir, run_search
@@ -22,45 +29,79 @@ def default_run_dir(config_path: Path) -> Path:
 
 
 def resolve(config_path: Path | None, overrides: Sequence[str], out: Path | None,
-            resume: Path | None) -> tuple[RunConfig, Path]:
+            resume: Path | None, check: bool = True) -> tuple[RunConfig, Path]:
     """The config and run directory of a new run, or of the run to resume (whose stored
     config is used as is, so the resumed run continues exactly the same search)."""
     if resume is not None:
         if overrides or out is not None:
             raise ConfigError("--resume continues a run as it was configured: drop --set/--out")
-        check_run_dir(resume, resume=True)
+        if check:
+            check_run_dir(resume, resume=True)
         return load_config(resume / "config.yaml"), resume
     if config_path is None:
         raise ConfigError("give a CONFIG file (or --resume RUNDIR)")
     config = load_config(config_path, overrides)
     run_dir = out or default_run_dir(config_path)
-    check_run_dir(run_dir, resume=False)
+    if check:  # rank 0 of a data-parallel group checks; the others follow it
+        check_run_dir(run_dir, resume=False)
     return config, run_dir
 
 
 def run_search_command(config_path: Path | None, overrides: Sequence[str], out: Path | None,
-                       resume: Path | None, progress: bool | None) -> SearchResult:
-    config, run_dir = resolve(config_path, overrides, out, resume)
+                       resume: Path | None, progress: bool | None) -> SearchResult | None:
+    """Run a search; returns its result (None on the ranks > 0 of a data-parallel group)."""
+    context = from_environment()  # set by torchrun, or by launch() below
+    config, run_dir = resolve(config_path, overrides, out, resume, check=context.is_main)
     parts = build_components(config)
     check_sections(config, parts)
-    click.echo(f"run directory: {run_dir}", err=True)
-    if isinstance(parts.strategy, OneShotStrategy):
+    strategy = parts.strategy
+    one_shot = isinstance(strategy, OneShotStrategy)
+    if one_shot and config.distributed > 1 and not context.enabled:
+        check_nproc(config.distributed)
+        launch(config.distributed, config_path, overrides, run_dir, resume, progress)
+        return None
+    if context.is_main:
+        click.echo(f"run directory: {run_dir}", err=True)
+    if isinstance(strategy, OneShotStrategy):
         from nasforge.oneshot import run_oneshot
 
         assert parts.task is not None and parts.selection is not None
         shown = sys.stderr.isatty() if progress is None else progress
-        result = run_oneshot(parts.space, parts.task, parts.strategy, parts.selection,
-                             parts.evaluator, device=parts.device, run_dir=run_dir,
-                             resume=resume is not None, config=config, progress=shown,
-                             seed=config.seed)
+        outcome = run_oneshot(parts.space, parts.task, strategy, parts.selection,
+                              parts.evaluator,
+                              device=device_for(context, parts.device), run_dir=run_dir,
+                              resume=resume is not None, config=config, progress=shown,
+                              seed=config.seed, dist=context)
+        if outcome is None:
+            return None
+        result = outcome
     else:
         assert parts.evaluator is not None
         executor = make_executor(config.executor.to_dict() if config.executor else None)
-        result = run_search(parts.space, parts.evaluator, parts.strategy, budget=config.budget,
+        result = run_search(parts.space, parts.evaluator, strategy, budget=config.budget,
                             run_dir=run_dir, resume=resume is not None, config=config,
                             progress=progress, executor=executor)
     _print_summary(result, parts.space.format)
     return result
+
+
+def launch(nproc: int, config_path: Path | None, overrides: Sequence[str], run_dir: Path,
+           resume: Path | None, progress: bool | None) -> None:
+    """Start ``nproc`` processes of this search on this machine (as torchrun would), each a
+    replica of the data-parallel group; rank 0 writes ``run_dir``."""
+    import torch.multiprocessing as mp
+
+    click.echo(f"run directory: {run_dir} ({nproc} data-parallel processes)", err=True)
+    out = None if resume is not None else run_dir
+    mp.start_processes(_replica, args=(nproc, free_port(), config_path, tuple(overrides), out,
+                                       resume, progress), nprocs=nproc, start_method="spawn")
+
+
+def _replica(rank: int, world: int, port: int, config_path: Path | None,
+             overrides: tuple[str, ...], out: Path | None, resume: Path | None,
+             progress: bool | None) -> None:
+    set_environment(rank, world, port)
+    run_search_command(config_path, overrides, out, resume, progress)  # rank 0 prints
 
 
 def check_sections(config: RunConfig, parts: Components) -> None:
@@ -77,6 +118,9 @@ def check_sections(config: RunConfig, parts: Components) -> None:
         parts.strategy.check_space()
         parts.selection.check(parts.space, parts.task, parts.strategy)
         return
+    if config.distributed > 1:
+        raise ConfigError("distributed.nproc is for one-shot supernet training; an ask/tell "
+                          "search runs candidates in parallel with executor: {name: process}")
     if parts.evaluator is None:
         raise ConfigError(f"strategy {name!r} needs an evaluator section")
     if config.selection is not None:

@@ -86,7 +86,7 @@ class DartsSearch(OneShotStrategy):
         assert self.task is not None
         seed = self.seed * 100_003 + epoch * 2 + (split == "valid")
         loader = self.task.loader(split, shuffle=True, seed=seed)  # type: ignore[arg-type]
-        for step, (x, y) in enumerate(loader):
+        for step, (x, y) in enumerate(self.dist.shard(loader)):
             if self.max_batches is not None and step >= self.max_batches:
                 return
             if split == "train" and self.task.augment is not None:
@@ -122,11 +122,13 @@ class DartsSearch(OneShotStrategy):
             loss = nn.functional.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            self.dist.average_gradients(self.supernet.parameters())
             nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
             optimizer.step()
             losses += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
             count += len(y)
+        self.dist.average_buffers(self.supernet)
         return {"train_loss": losses / max(count, 1), "train_acc": 100.0 * correct / max(count, 1)}
 
     def _alpha_step(self, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor,
@@ -137,6 +139,7 @@ class DartsSearch(OneShotStrategy):
             self._loss(xv, yv).backward()
         else:
             self._unrolled_alpha_grad(x, y, xv, yv)
+        self.dist.average_gradients([self.alpha])
         self.a_optimizer.step()
 
     def _unrolled_alpha_grad(self, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor,

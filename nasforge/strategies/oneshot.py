@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from nasforge.distributed import SINGLE, DistContext
 from nasforge.errors import ConfigError
 from nasforge.spaces.base import SearchSpace
 from nasforge.supernet.base import Supernet
@@ -25,6 +26,12 @@ class OneShotStrategy(ABC):
         self.supernet: Supernet | None = None
         self.task: Task | None = None
         self.device = torch.device("cpu")
+        self.dist: DistContext = SINGLE  # data-parallel group (nasforge.distributed)
+
+    def set_distributed(self, context: DistContext) -> None:
+        """Train as one replica of a data-parallel group: this rank's shard of the batches,
+        gradients averaged across ranks before each step."""
+        self.dist = context
 
     def check_space(self) -> None:
         """Raise a ConfigError now if this strategy has no supernet for its space."""

@@ -134,6 +134,7 @@ class PosteriorTraining(OneShotStrategy):
                 optimizer.zero_grad(set_to_none=True)
                 self.p_optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                self.dist.average_gradients(self.supernet.parameters())  # p included
                 if self.grad_clip is not None:
                     nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
                 optimizer.step()
@@ -142,6 +143,7 @@ class PosteriorTraining(OneShotStrategy):
                 nll_sum += float(nll.detach()) * len(y)
                 correct += int((logits.argmax(1) == y).sum())
                 count += len(y)
+        self.dist.average_buffers(self.supernet)
         self.bank.set_mode("off")
         probs = self.bank.drop_probs().detach()
         return {"train_nll": nll_sum / max(count, 1), "regulariser": reg,
@@ -155,7 +157,7 @@ class PosteriorTraining(OneShotStrategy):
     def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         assert self.task is not None
         loader = self.task.loader("train", shuffle=True, seed=self.seed * 100_003 + epoch)
-        for step, (x, y) in enumerate(loader):
+        for step, (x, y) in enumerate(self.dist.shard(loader)):
             if self.max_batches is not None and step >= self.max_batches:
                 return
             if self.task.augment is not None:

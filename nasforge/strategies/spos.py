@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from nasforge.architecture import Architecture
+from nasforge.distributed import DistContext
 from nasforge.errors import ConfigError
 from nasforge.registry import STRATEGIES
 from nasforge.spaces.base import SearchSpace
@@ -36,14 +37,19 @@ class SinglePathTraining(OneShotStrategy):
     smoothing 0.1. Architecture selection is a separate step (``selection: evolution``).
     Note: ``max_batches`` caps the steps per epoch for small runs; the op-strength "heatmap"
     of a SPOS run is the fraction of steps each op was sampled (uniform up to noise).
+    Data-parallel (nasforge.distributed): ``path_per_rank="shared"`` samples the same path on
+    every rank (same seed), "independent" a different one per rank, whose unsampled ops then
+    get a zero gradient (so momentum and weight decay touch them: a departure from SPOS).
     """
 
     def __init__(self, space: SearchSpace, seed: int = 0, epochs: int = 120, lr: float = 0.5,
                  momentum: float = 0.9, weight_decay: float = 4e-5,
                  label_smoothing: float = 0.1, sampling: Literal["uniform", "flops_bins"] =
                  "uniform", flops_bins: int = 10, finetune_lr: float = 0.05,
-                 grad_clip: float | None = None, max_batches: int | None = None) -> None:
+                 grad_clip: float | None = None, max_batches: int | None = None,
+                 path_per_rank: Literal["shared", "independent"] = "shared") -> None:
         super().__init__(space, seed)
+        self.path_per_rank = path_per_rank
         if epochs < 0 or lr <= 0 or sampling not in ("uniform", "flops_bins") or flops_bins < 1:
             raise ConfigError("spos needs epochs >= 0, lr > 0, sampling 'uniform' or "
                               "'flops_bins' and flops_bins >= 1")
@@ -57,6 +63,11 @@ class SinglePathTraining(OneShotStrategy):
         self.flops_cache: dict[str, int] = {}
         self.flops_edges: np.ndarray | None = None
 
+    def set_distributed(self, context: DistContext) -> None:
+        super().set_distributed(context)
+        if self.path_per_rank == "independent":  # each rank its own stream of paths
+            self.rng = np.random.default_rng([self.seed, context.rank])
+
     def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
         super().setup(supernet, task, device)
         self.optimizer = torch.optim.SGD(_param_groups(supernet, self.weight_decay), lr=self.lr,
@@ -69,7 +80,7 @@ class SinglePathTraining(OneShotStrategy):
 
     def _steps_per_epoch(self) -> int:
         assert self.task is not None
-        steps = len(self.task.loader("train"))
+        steps = len(self.task.loader("train")) // self.dist.world  # this rank's shard
         return steps if self.max_batches is None else min(steps, self.max_batches)
 
     def sample_path(self) -> Architecture:
@@ -127,6 +138,8 @@ class SinglePathTraining(OneShotStrategy):
             loss = nn.functional.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
             optimizer.zero_grad(set_to_none=True)  # unsampled ops keep grad None: untouched
             loss.backward()
+            self.dist.average_gradients(self.supernet.parameters(),
+                                        zero_fill=self.path_per_rank == "independent")
             if self.grad_clip is not None:
                 nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
             optimizer.step()
@@ -135,6 +148,7 @@ class SinglePathTraining(OneShotStrategy):
             losses += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
             count += len(y)
+        self.dist.average_buffers(self.supernet)
         return {"train_loss": losses / max(count, 1), "train_acc": 100.0 * correct / max(count, 1),
                 "lr": optimizer.param_groups[0]["lr"]}
 
@@ -146,7 +160,7 @@ class SinglePathTraining(OneShotStrategy):
     def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         assert self.task is not None
         loader = self.task.loader("train", shuffle=True, seed=self.seed * 100_003 + epoch)
-        for step, (x, y) in enumerate(loader):
+        for step, (x, y) in enumerate(self.dist.shard(loader)):
             if self.max_batches is not None and step >= self.max_batches:
                 return
             if self.task.augment is not None:
