@@ -146,9 +146,10 @@ class ProcessExecutor(Executor):
 
 
 def executor_classes() -> dict[str, type[Executor]]:
-    from nasforge.simulate import SimulatedExecutor  # defined on top of Executor
+    from nasforge.ray_executor import RayExecutor  # Ray itself is imported only when used
+    from nasforge.simulate import SimulatedExecutor  # both defined on top of Executor
 
-    return {"local": LocalExecutor, "process": ProcessExecutor,
+    return {"local": LocalExecutor, "process": ProcessExecutor, "ray": RayExecutor,
             "simulated": SimulatedExecutor}
 
 

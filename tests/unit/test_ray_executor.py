@@ -1,0 +1,47 @@
+"""The Ray executor on a local Ray cluster of 2 workers (started and stopped by the test)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nasforge.config import Budget
+from nasforge.errors import ConfigError
+from nasforge.evaluators.function import FunctionEvaluator
+from nasforge.ray_executor import RayExecutor
+from nasforge.run import run_search
+from nasforge.spaces.nb201 import NB201Space
+from nasforge.strategies.random import RandomSearch
+
+pytest.importorskip("ray")
+
+
+def conv_share(arch) -> float:
+    return 100.0 * sum(op == "nor_conv_3x3" for op in arch.values()) / len(arch)
+
+
+def dies_once(arch) -> float:
+    """Kills its Ray worker the first time (a crashed machine or an OOM kill)."""
+    marker = Path(os.environ["NASFORGE_TEST_MARKER"])
+    if not marker.exists():
+        marker.write_text("died")
+        os._exit(1)
+    return 50.0
+
+
+def test_search_on_a_local_ray_cluster_with_a_killed_worker(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASFORGE_TEST_MARKER", str(tmp_path / "marker"))
+    result = run_search(NB201Space(), FunctionEvaluator(conv_share), RandomSearch(NB201Space()),
+                        budget=Budget(trials=6), run_dir=tmp_path / "run",
+                        executor=RayExecutor(workers=2))
+    assert result.n_trials == 6 and all(t.status == "ok" for t in result.trials)
+    retried = run_search(NB201Space(), FunctionEvaluator(dies_once), RandomSearch(NB201Space()),
+                         budget=Budget(trials=2), executor=RayExecutor(workers=2))
+    assert retried.n_trials == 2 and all(t.status == "ok" for t in retried.trials)
+    assert (tmp_path / "marker").exists()  # a worker did die, and its trial was retried
+
+
+def test_an_unreachable_address_fails_fast_naming_it():
+    executor = RayExecutor(address="127.0.0.1:1", connect_timeout=1.0)
+    with pytest.raises(ConfigError, match="127.0.0.1:1"):
+        executor.start(FunctionEvaluator(conv_share))
