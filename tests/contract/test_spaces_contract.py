@@ -9,7 +9,8 @@ from nasforge.registry import SPACES
 from nasforge.task import Shape
 
 # Small settings per space so the contract runs fast; every registered space needs an entry.
-SMALL = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 2, "layers": 3}}
+SMALL = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 2, "layers": 3},
+         "multibranch_resnet": {"C": 4, "blocks": 1, "stages": 2, "kernels": [3, 5]}}
 SHAPES = [Shape((1, 24), 5), Shape((3, 12, 12), 4)]
 
 
