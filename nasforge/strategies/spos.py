@@ -28,9 +28,9 @@ class SinglePathTraining(OneShotStrategy):
     SGD, momentum and weight decay leave them untouched).
 
     ``sampling="flops_bins"`` is the authors' code's variant: a FLOPs bin uniformly among
-    ``flops_bins`` equal bins between the smallest and largest FLOPs of 1,000 random paths,
+    ``flops_bins`` equal bins between the smallest and largest FLOPs of random paths,
     then paths until one falls in it (at most 100 tries), which spreads training evenly
-    over model sizes rather than over paths.
+    over model sizes rather than over paths (``flops_probe`` random paths set the bins).
 
     Defaults are the official code's: SGD lr 0.5 decayed linearly to 0 over all steps,
     momentum 0.9, weight decay 4e-5 on weights with more than one dimension only, label
@@ -45,7 +45,8 @@ class SinglePathTraining(OneShotStrategy):
     def __init__(self, space: SearchSpace, seed: int = 0, epochs: int = 120, lr: float = 0.5,
                  momentum: float = 0.9, weight_decay: float = 4e-5,
                  label_smoothing: float = 0.1, sampling: Literal["uniform", "flops_bins"] =
-                 "uniform", flops_bins: int = 10, finetune_lr: float = 0.05,
+                 "uniform", flops_bins: int = 10, flops_probe: int = 1000,
+                 finetune_lr: float = 0.05,
                  grad_clip: float | None = None, max_batches: int | None = None,
                  path_per_rank: Literal["shared", "independent"] = "shared") -> None:
         super().__init__(space, seed)
@@ -57,6 +58,7 @@ class SinglePathTraining(OneShotStrategy):
             weight_decay
         self.label_smoothing, self.sampling, self.flops_bins = label_smoothing, sampling, \
             flops_bins
+        self.flops_probe = flops_probe
         self.finetune_lr, self.grad_clip, self.max_batches = finetune_lr, grad_clip, max_batches
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator().manual_seed(seed)
@@ -101,7 +103,7 @@ class SinglePathTraining(OneShotStrategy):
     def _bin_edges(self) -> np.ndarray:
         if self.flops_edges is None:
             probe = np.random.default_rng(self.seed + 1)  # not the training stream
-            flops = [self._flops(self.space.sample(probe)) for _ in range(1000)]
+            flops = [self._flops(self.space.sample(probe)) for _ in range(self.flops_probe)]
             self.flops_edges = np.linspace(min(flops), max(flops), self.flops_bins + 1)
         return self.flops_edges
 

@@ -93,11 +93,11 @@ def test_state_round_trip_continues_identically():
 
 
 def test_flops_bins_sampling_spreads_over_sizes():
-    space, _, strategy = setup(sampling="flops_bins", flops_bins=4)
-    flops = [strategy._flops(strategy.sample_path()) for _ in range(200)]
+    space, _, strategy = setup(sampling="flops_bins", flops_bins=4, flops_probe=150)
+    flops = [strategy._flops(strategy.sample_path()) for _ in range(120)]
     edges = strategy.flops_edges
     per_bin = np.histogram(flops, bins=edges)[0]
-    assert per_bin.min() > 20  # each of the 4 bins gets a fair share
+    assert per_bin.min() > 12  # each of the 4 bins gets a fair share (30 expected)
 
 
 def test_bad_options():
