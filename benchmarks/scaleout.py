@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import REPO, RESULTS, new_figure, save_figure, setup_logging, stopwatch, write_json
+from common import (
+    REPO,
+    RESULTS,
+    nb201_table_path,
+    new_figure,
+    save_figure,
+    setup_logging,
+    stopwatch,
+    write_json,
+)
 
 from nasforge.components import build_components
 from nasforge.config import load_config
@@ -107,6 +117,7 @@ def data_parallel(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
+    os.environ["NASFORGE_NB201"] = str(nb201_table_path(None))  # the SPOS runs' evaluator
     with stopwatch() as elapsed:
         candidates = candidate_parallelism(args)
         log.info("candidates: %s", {k: v.get("speedup") for k, v in candidates.items()

@@ -65,13 +65,24 @@ class DistContext:
         count as zeros (paths differ between ranks)."""
         if not self.enabled:
             return
+        grads = []
         for p in params:
             if p.grad is None:
                 if not zero_fill:
                     continue
                 p.grad = torch.zeros_like(p)
-            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-            p.grad /= self.world
+            grads.append(p.grad)
+        if not grads:
+            return
+        # One all-reduce over a flat buffer, not one per tensor (as DDP's buckets): a supernet
+        # has hundreds of small tensors, and per-call latency dominates otherwise.
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat /= self.world
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
 
 
     def average_buffers(self, module: torch.nn.Module) -> None:
@@ -79,10 +90,16 @@ class DistContext:
         rank accumulated on its own shard, so the replicas end each epoch identical."""
         if not self.enabled:
             return
-        for buffer in module.buffers():
-            if buffer.is_floating_point():
-                dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
-                buffer /= self.world
+        buffers = [b for b in module.buffers() if b.is_floating_point()]
+        if not buffers:
+            return
+        flat = torch.cat([b.reshape(-1) for b in buffers])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat /= self.world
+        offset = 0
+        for b in buffers:
+            b.copy_(flat[offset:offset + b.numel()].view_as(b))
+            offset += b.numel()
 
 
 SINGLE = DistContext()

@@ -100,7 +100,13 @@ def launch(nproc: int, config_path: Path | None, overrides: Sequence[str], run_d
 def _replica(rank: int, world: int, port: int, config_path: Path | None,
              overrides: tuple[str, ...], out: Path | None, resume: Path | None,
              progress: bool | None) -> None:
+    import os
+
+    import torch
+
     set_environment(rank, world, port)
+    # Share the machine's cores between the replicas instead of oversubscribing them.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     run_search_command(config_path, overrides, out, resume, progress)  # rank 0 prints
 
 
