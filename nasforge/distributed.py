@@ -72,17 +72,7 @@ class DistContext:
                     continue
                 p.grad = torch.zeros_like(p)
             grads.append(p.grad)
-        if not grads:
-            return
-        # One all-reduce over a flat buffer, not one per tensor (as DDP's buckets): a supernet
-        # has hundreds of small tensors, and per-call latency dominates otherwise.
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-        flat /= self.world
-        offset = 0
-        for g in grads:
-            g.copy_(flat[offset:offset + g.numel()].view_as(g))
-            offset += g.numel()
+        self._average(grads)
 
 
     def average_buffers(self, module: torch.nn.Module) -> None:
@@ -90,16 +80,21 @@ class DistContext:
         rank accumulated on its own shard, so the replicas end each epoch identical."""
         if not self.enabled:
             return
-        buffers = [b for b in module.buffers() if b.is_floating_point()]
-        if not buffers:
+        self._average([b for b in module.buffers() if b.is_floating_point()])
+
+    def _average(self, tensors: list[torch.Tensor]) -> None:
+        """Average in place across ranks with ONE all-reduce over a flat buffer, not one per
+        tensor (as DDP's buckets): a supernet has hundreds of small tensors, and per-call
+        latency would dominate."""
+        if not tensors:
             return
-        flat = torch.cat([b.reshape(-1) for b in buffers])
+        flat = torch.cat([t.reshape(-1) for t in tensors])
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
         flat /= self.world
         offset = 0
-        for b in buffers:
-            b.copy_(flat[offset:offset + b.numel()].view_as(b))
-            offset += b.numel()
+        for t in tensors:
+            t.copy_(flat[offset:offset + t.numel()].view_as(t))
+            offset += t.numel()
 
 
 SINGLE = DistContext()

@@ -4,6 +4,7 @@ can checkpoint between epochs), then hand it to a pluggable selection."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -38,6 +39,19 @@ class OneShotStrategy(ABC):
         if getattr(self.space, "supernet", None) is None:
             raise ConfigError(f"space {self.space.name!r} has no supernet: one-shot "
                               "strategies need one")
+
+    def train_batches(self, seed: int, max_batches: int | None, generator: torch.Generator
+                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch of (augmented) training batches on the device, shuffled by ``seed``:
+        this rank's shard in a data-parallel group, at most ``max_batches``."""
+        assert self.task is not None
+        loader = self.task.loader("train", shuffle=True, seed=seed)
+        for step, (x, y) in enumerate(self.dist.shard(loader)):
+            if max_batches is not None and step >= max_batches:
+                return
+            if self.task.augment is not None:
+                x = self.task.augment(x, generator)
+            yield x.to(self.device), y.to(self.device)
 
     def make_supernet(self, shape: Shape) -> Supernet:
         """The supernet this strategy trains (by default the space's own ``supernet``)."""

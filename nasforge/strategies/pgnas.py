@@ -155,14 +155,7 @@ class PosteriorTraining(OneShotStrategy):
                            self.weight_factor, self.init_p)
 
     def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        assert self.task is not None
-        loader = self.task.loader("train", shuffle=True, seed=self.seed * 100_003 + epoch)
-        for step, (x, y) in enumerate(self.dist.shard(loader)):
-            if self.max_batches is not None and step >= self.max_batches:
-                return
-            if self.task.augment is not None:
-                x = self.task.augment(x, self.generator)
-            yield x.to(self.device), y.to(self.device)
+        return self.train_batches(self.seed * 100_003 + epoch, self.max_batches, self.generator)
 
     def op_strengths(self) -> torch.Tensor:
         """Keep probabilities 1 - p per (layer, group): the learned posterior's heatmap."""

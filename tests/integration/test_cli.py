@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import nasforge
 
 TINY = """\
 seed: 0
@@ -21,14 +22,6 @@ evaluator: {name: train, epochs: 1}
 strategy: {name: evolution, population: 3, sample_size: 2}
 budget: {trials: 6}
 """
-
-
-def nasforge(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "nasforge", *args], cwd=cwd, text=True,
-                          capture_output=True, env=os.environ.copy(), timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"nasforge {' '.join(args)} failed:\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from cli_helpers import nasforge
 
 TINY = """\
 seed: 0
@@ -22,14 +23,6 @@ strategy: {name: darts, epochs: 4}
 selection: {name: perturbation, finetune_epochs: 1, valid_batches: 1}
 evaluator: {name: table}
 """
-
-
-def nasforge(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "nasforge", *args], cwd=cwd, text=True,
-                          capture_output=True, env=os.environ.copy(), timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"nasforge {' '.join(args)} failed:\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,6 @@
-import os
-import time
-from pathlib import Path
 
 import pytest
+from worker_functions import conv_share, dies_once
 
 import nasforge
 from nasforge.config import Budget
@@ -13,21 +11,6 @@ from nasforge.run import run_search
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.controller import RLController
 from nasforge.strategies.random import RandomSearch
-
-
-def conv_share(arch) -> float:
-    """Module level, so worker processes can unpickle it; slow enough to overlap."""
-    time.sleep(0.05)
-    return 100.0 * sum(op == "nor_conv_3x3" for op in arch.values()) / len(arch)
-
-
-def dies_once(arch) -> float:
-    """Kills its worker the first time it runs (a crashed or OOM-killed worker)."""
-    marker = Path(os.environ["NASFORGE_TEST_MARKER"])
-    if not marker.exists():
-        marker.write_text("died")
-        os._exit(1)
-    return 50.0
 
 
 def test_two_workers_finish_every_trial_asynchronously(tmp_path):

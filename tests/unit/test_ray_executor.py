@@ -1,9 +1,8 @@
 """The Ray executor on a local Ray cluster of 2 workers (started and stopped by the test)."""
 
-import os
-from pathlib import Path
 
 import pytest
+from worker_functions import conv_share, dies_once
 
 from nasforge.config import Budget
 from nasforge.errors import ConfigError
@@ -14,19 +13,6 @@ from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.random import RandomSearch
 
 pytest.importorskip("ray")
-
-
-def conv_share(arch) -> float:
-    return 100.0 * sum(op == "nor_conv_3x3" for op in arch.values()) / len(arch)
-
-
-def dies_once(arch) -> float:
-    """Kills its Ray worker the first time (a crashed machine or an OOM kill)."""
-    marker = Path(os.environ["NASFORGE_TEST_MARKER"])
-    if not marker.exists():
-        marker.write_text("died")
-        os._exit(1)
-    return 50.0
 
 
 def test_search_on_a_local_ray_cluster_with_a_killed_worker(tmp_path, monkeypatch):

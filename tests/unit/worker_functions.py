@@ -1,0 +1,23 @@
+"""Evaluation functions for executor tests, at module level so worker processes (spawned or
+Ray) can import them."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def conv_share(arch) -> float:
+    """Share of conv3x3 edges; slow enough for trials to overlap."""
+    time.sleep(0.05)
+    return 100.0 * sum(op == "nor_conv_3x3" for op in arch.values()) / len(arch)
+
+
+def dies_once(arch) -> float:
+    """Kills its worker the first time it runs (a crashed or OOM-killed worker)."""
+    marker = Path(os.environ["NASFORGE_TEST_MARKER"])
+    if not marker.exists():
+        marker.write_text("died")
+        os._exit(1)
+    return 50.0
