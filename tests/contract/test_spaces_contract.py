@@ -10,7 +10,9 @@ from nasforge.task import Shape
 
 # Small settings per space so the contract runs fast; every registered space needs an entry.
 SMALL = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 2, "layers": 3},
-         "multibranch_resnet": {"C": 4, "blocks": 1, "stages": 2, "kernels": [3, 5]}}
+         "multibranch_resnet": {"C": 4, "blocks": 1, "stages": 2, "kernels": [3, 5]},
+         "macro": {"max_layers": 4, "filter_counts": [4, 8], "stem_channels": 4,
+                   "search_stride": True, "search_type": True}}
 SHAPES = [Shape((1, 24), 5), Shape((3, 12, 12), 4)]
 
 

@@ -119,3 +119,16 @@ def test_a_space_without_decisions_is_refused():
         RLController(FunctionSpace([]))
     with pytest.raises(ConfigError, match="curriculum"):
         RLController(NB201Space(), curriculum={"start": 6, "step": 2, "every": 10})
+
+
+def test_the_macro_space_is_written_layer_by_layer_with_anchors():
+    from nasforge.spaces.macro import MacroSpace
+
+    space = MacroSpace(max_layers=4, search_stride=True)
+    strategy = RLController(space, seed=0, batch=2,
+                            curriculum={"start": 2, "step": 1, "every": 6})
+    asked = []
+    drive(strategy, 16, lambda arch: asked.append(arch) or 50.0)
+    assert all(space.contains(a) for a in asked)
+    assert [a["depth"] for a in asked][:6] == [2] * 6 and asked[-1]["depth"] == 4
+    assert len(strategy.layout.steps(3)) == 3 * (4 + 1)  # 4 tokens + an anchor step per layer
