@@ -97,6 +97,7 @@ class ProcessExecutor(Executor):
         self.pool: cf.ProcessPoolExecutor | None = None
         self.futures: dict[cf.Future[Result], tuple[int, Architecture]] = {}
         self.retries: dict[int, int] = {}
+        self.ready: deque[tuple[int, Result]] = deque()  # failed without a future
 
     def start(self, evaluator: Evaluator) -> None:
         super().start(evaluator)
@@ -109,35 +110,45 @@ class ProcessExecutor(Executor):
                                            initargs=(self.evaluator, self.threads))
 
     def submit(self, trial_id: int, arch: Architecture) -> None:
+        try:
+            self._submit(trial_id, arch)
+        except cf.process.BrokenProcessPool:  # a worker died before we noticed
+            self._recover()
+            self._submit(trial_id, arch)
+
+    def _submit(self, trial_id: int, arch: Architecture) -> None:
         assert self.pool is not None
         self.futures[self.pool.submit(_evaluate_in_worker, arch)] = (trial_id, arch)
 
     def wait(self) -> tuple[int, Result]:
         while True:
+            if self.ready:
+                return self.ready.popleft()
             done, _ = cf.wait(self.futures, return_when=cf.FIRST_COMPLETED)
             future = next(iter(done))
-            trial_id, arch = self.futures.pop(future)
             try:
-                return trial_id, future.result()
-            except cf.process.BrokenProcessPool as exc:
-                failed = self._retry(trial_id, arch, exc)
-                if failed is not None:
-                    return trial_id, failed
+                result = future.result()
+            except cf.process.BrokenProcessPool:
+                self._recover()
+                continue
+            trial_id, _ = self.futures.pop(future)
+            return trial_id, result
 
-    def _retry(self, trial_id: int, arch: Architecture, exc: Exception) -> Result | None:
-        """Rebuild a broken pool and resubmit; a trial out of retries is failed."""
+    def _recover(self) -> None:
+        """A worker died and broke the pool: rebuild it. Which trial killed it is unknown, so
+        every trial in flight counts one retry; those out of retries are failed, the others
+        run again."""
         pending = [self.futures.pop(f) for f in list(self.futures)]
         self._new_pool()
-        for other_id, other in pending:  # in flight in the broken pool: lost, run again
-            self.submit(other_id, other)
-        tries = self.retries.get(trial_id, 0) + 1
-        self.retries[trial_id] = tries
-        if tries > self.max_retries:
-            log.warning("trial %d failed: worker died %d times", trial_id, tries)
-            return Result.failed(f"worker died {tries} times ({type(exc).__name__})")
-        log.warning("trial %d: worker died, retry %d of %d", trial_id, tries, self.max_retries)
-        self.submit(trial_id, arch)
-        return None
+        for trial_id, arch in pending:
+            tries = self.retries[trial_id] = self.retries.get(trial_id, 0) + 1
+            if tries > self.max_retries:
+                log.warning("trial %d failed: its worker died %d times", trial_id, tries)
+                self.ready.append((trial_id, Result.failed(f"worker died {tries} times")))
+            else:
+                log.warning("trial %d: worker died, retry %d of %d", trial_id, tries,
+                            self.max_retries)
+                self._submit(trial_id, arch)
 
     def close(self) -> None:
         if self.pool is not None:
