@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zlib
 from typing import Literal
@@ -55,12 +56,21 @@ class TrainEvaluator(Evaluator):
         with seeded(seed):
             model = self.space.build(arch, self.task.shape)
         cost = measure(model, self.task.input_shape)
-        history = fit(model, self.task, self.settings, self.device, seed=seed)
-        metrics = {OBJECTIVE: history.valid_acc[-1], "train_loss": history.train_loss[-1]}
+        history = fit(model, self.task, self._settings_for(arch), self.device, seed=seed)
+        metrics = {OBJECTIVE: history.valid_acc[-1], "train_loss": history.train_loss[-1],
+                   # Zoph & Le's CIFAR reward: the best valid accuracy of the last 5 epochs
+                   "valid_acc_max5": max(history.valid_acc[-5:])}
         if self.report_test:
             metrics["test_acc"] = evaluate(model, self.task.loader("test"), self.device)[0]
         return Result(metrics=metrics, cost=time.perf_counter() - start,
                       params=cost.params, flops=cost.flops)
+
+    def _settings_for(self, arch: Architecture) -> TrainSettings:
+        """The training settings, with what the architecture itself chose (e.g. the
+        learning-rate token of the macro space: ``space.training_overrides``)."""
+        overrides = getattr(self.space, "training_overrides", None)
+        chosen = overrides(arch) if overrides is not None else {}
+        return dataclasses.replace(self.settings, **chosen) if chosen else self.settings
 
     def describe(self) -> dict[str, object]:
         return {"evaluator": "train", "task": self.task.name, **vars(self.settings)}

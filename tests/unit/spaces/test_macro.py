@@ -73,3 +73,20 @@ def test_key_ignores_unused_layers_and_text_round_trips():
         s.parse("conv:3x3/4")
     with pytest.raises(ConfigError):
         MacroSpace(min_layers=3, max_layers=2)
+
+
+def test_the_learning_rate_token_reaches_the_train_evaluator():
+    from nasforge.data.base import tensor_task
+    from nasforge.evaluators.train import TrainEvaluator
+
+    s = MacroSpace(max_layers=2, filter_counts=[4], stem_channels=4, learning_rates=[0.5, 0.01])
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(40, 1, 12)).astype(np.float32)
+    y = (x[:, 0, :3].sum(1) > 0).astype(np.int64)
+    task = tensor_task("tiny", x[:32], y[:32], x[32:], y[32:], num_classes=2, seed=0,
+                       batch_size=16)
+    evaluator = TrainEvaluator(s, task, epochs=1, lr=0.1)
+    a = arch(s, depth=2, lr=0.01)
+    assert evaluator._settings_for(a).lr == 0.01
+    result = evaluator.evaluate(a)
+    assert result.metrics["valid_acc_max5"] >= result.metrics["valid_acc"]
