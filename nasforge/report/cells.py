@@ -21,6 +21,7 @@ from nasforge.architecture import Architecture
 from nasforge.report.plots import new_figure, save_figure
 from nasforge.spaces.base import SearchSpace
 from nasforge.spaces.darts import DartsSpace
+from nasforge.spaces.macro import MacroSpace
 from nasforge.spaces.nb201 import NODES, NB201Space
 
 CellDrawer = Callable[[SearchSpace, Architecture, Axes], None]
@@ -220,3 +221,45 @@ def _darts_edge(ax: Axes, src: Circle, dst: Circle, op: str, rad: float,
             color="#666666" if none else color,
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": color,
                   "linewidth": 0.6})
+
+
+@register_cell_drawer(MacroSpace)
+def draw_macro(space: SearchSpace, arch: Architecture, ax: Axes) -> None:
+    """Macro CNN: the stem, one box per layer (kernel / filters / stride or pooling), the
+    classifier, top to bottom; an arrow per connection, including the repaired ones (a layer
+    without inputs reads the stem; unconsumed outputs feed the classifier), longer ones arced."""
+    assert isinstance(space, MacroSpace)
+    net_inputs, heads = _macro_wiring(space, arch)
+    layers = space.layers(arch)
+    labels = ["stem"] + [_macro_text(spec) for spec in layers] + ["classifier"]
+    if isinstance(ax.figure, Figure):
+        ax.figure.set_size_inches(6.0, 1.0 + 0.8 * len(labels))
+    ax.set_axis_off()
+    ys = {k: -k for k in range(len(labels))}  # 0 = stem, i + 1 = layer i, last = classifier
+    for k, text in enumerate(labels):
+        ax.text(0, ys[k], text, ha="center", va="center", fontsize=9,
+                bbox={"boxstyle": "round,pad=0.4", "facecolor": "#eef3fb", "edgecolor": "#555"})
+    wires = [(j + 1, i + 1) for i, inputs in enumerate(net_inputs) for j in inputs]
+    wires += [(i + 1, len(labels) - 1) for i in heads]
+    for src, dst in wires:
+        rad = 0.0 if dst - src == 1 else 0.35 + 0.05 * (dst - src)
+        ax.add_patch(FancyArrowPatch((0.35, ys[src] - 0.2), (0.35, ys[dst] + 0.2),
+                                     connectionstyle=f"arc3,rad={-rad}", arrowstyle="-|>",
+                                     mutation_scale=10, color="#444", lw=1.0))
+    ax.set_xlim(-2.0, 2.5)
+    ax.set_ylim(-len(labels) + 0.4, 0.6)
+
+
+def _macro_wiring(space: MacroSpace, arch: Architecture) -> tuple[list[list[int]], list[int]]:
+    """Each layer's inputs (-1 = the stem, repair rule 1) and the classifier's (rule 2)."""
+    layers = space.layers(arch)
+    inputs = [spec["inputs"] or [-1] for spec in layers]
+    used = {j for ins in inputs for j in ins}
+    return inputs, [i for i in range(len(layers)) if i not in used]
+
+
+def _macro_text(spec: dict[str, object]) -> str:
+    kernel = f"{spec['filter_h']}x{spec['filter_w']}"
+    if spec["type"] != "conv":
+        return f"{spec['type']} {kernel}, stride {spec['stride']}"
+    return f"conv {kernel}, {spec['filters']} filters, stride {spec['stride']}"

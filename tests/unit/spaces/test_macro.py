@@ -90,3 +90,12 @@ def test_the_learning_rate_token_reaches_the_train_evaluator():
     assert evaluator._settings_for(a).lr == 0.01
     result = evaluator.evaluate(a)
     assert result.metrics["valid_acc_max5"] >= result.metrics["valid_acc"]
+
+
+def test_the_drawing_shows_the_repaired_wiring(tmp_path):
+    from nasforge.report.cells import _macro_wiring, draw_cell
+
+    s = space()
+    a = arch(s, depth=3, **{"L02/in00": 1})
+    assert _macro_wiring(s, a) == ([[-1], [-1], [0]], [1, 2])
+    assert draw_cell(s, a, tmp_path / "net.png").is_file()
