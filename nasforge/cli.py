@@ -113,8 +113,10 @@ def train(arch_json: Path, config: Path | None, overrides: tuple[str, ...], epoc
     start = time.perf_counter()
     record = retrain(arch_json, config, overrides, epochs, out,
                      sys.stderr.isatty() if progress is None else progress)
-    click.echo(f"valid_acc {record['valid_acc']:.2f}  test_acc {record['test_acc']:.2f}  "
-               f"params {record['params']:,}  ({time.perf_counter() - start:.0f}s)")
+    metric = "ppl" if "valid_ppl" in record else "acc"  # language models: perplexity
+    click.echo(f"valid_{metric} {record[f'valid_{metric}']:.2f}  test_{metric} "
+               f"{record[f'test_{metric}']:.2f}  params {record['params']:,}  "
+               f"({time.perf_counter() - start:.0f}s)")
     click.echo(f"model saved to {record['model']}")
 
 

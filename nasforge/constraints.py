@@ -5,11 +5,15 @@ is never scored, a new one is drawn instead.
 Config (a strategy's ``constraints`` option)::
 
     constraints: {max_flops: 330e6, max_params: 3.4e6, max_latency_ms: 20,
-                  latency_table: lut.json}         # or nb201_latency: <device>
+                  latency_table: lut.json,         # or nb201_latency: <device>
+                  max_bitops: 2e9}                 # mixed-precision spaces
 
 - FLOPs and params are the space's ``cost(arch, shape)`` (multiply-adds, as NB201 and the
   SPOS paper count them) for the task's input shape; without a task, CIFAR-10's (3x32x32,
   10 classes), the shape NB201's table was measured on.
+- BitOps (multiply-adds x weight bits x activation bits, the budget of SPOS's mixed-precision
+  search, Sec. 4.3) are the space's ``bitops(arch, shape)``; only spaces that search bit
+  widths have one.
 - Latency comes from a lookup table: ``latency_table`` is a JSON file ``{"entries": {key:
   ms}}`` whose keys the space defines (``space.latency(arch, entries)``; for spaces without
   one, ``"<decision>=<option>"`` keys summed plus an optional ``"base"``), or
@@ -32,8 +36,8 @@ from nasforge.spaces.base import SearchSpace
 from nasforge.task import Shape
 
 CIFAR10_SHAPE = Shape((3, 32, 32), 10)
-KNOWN = ("max_flops", "max_params", "max_latency_ms", "latency_table", "nb201_latency",
-         "nb201_path")
+KNOWN = ("max_flops", "max_params", "max_bitops", "max_latency_ms", "latency_table",
+         "nb201_latency", "nb201_path")
 Latency = Callable[[Architecture], float]
 
 
@@ -48,6 +52,7 @@ class Constraints:
     max_params: float | None = None
     max_latency_ms: float | None = None
     latency: Latency | None = None
+    max_bitops: float | None = None
     _costs: dict[str, Cost] = field(default_factory=dict, repr=False)
 
     def cost(self, arch: Architecture) -> Cost:
@@ -63,6 +68,10 @@ class Constraints:
                 return f"flops {cost.flops:,} > {self.max_flops:,.0f}"
             if self.max_params is not None and cost.params > self.max_params:
                 return f"params {cost.params:,} > {self.max_params:,.0f}"
+        if self.max_bitops is not None:
+            bitops = self.space.bitops(arch, self.shape)  # type: ignore[attr-defined]
+            if bitops > self.max_bitops:
+                return f"bitops {bitops:,} > {self.max_bitops:,.0f}"
         if self.max_latency_ms is not None:
             assert self.latency is not None
             ms = self.latency(arch)
@@ -72,7 +81,7 @@ class Constraints:
 
     def describe(self) -> str:
         limits = {"max_flops": self.max_flops, "max_params": self.max_params,
-                  "max_latency_ms": self.max_latency_ms}
+                  "max_bitops": self.max_bitops, "max_latency_ms": self.max_latency_ms}
         return ", ".join(f"{k}={v:g}" for k, v in limits.items() if v is not None)
 
 
@@ -84,10 +93,14 @@ def make_constraints(space: SearchSpace, shape: Shape | None,
     unknown = sorted(set(options) - set(KNOWN))
     if unknown:
         raise ConfigError(f"unknown constraint {unknown[0]!r} (known: {', '.join(KNOWN)})")
-    max_latency = _limit(options, "max_latency_ms")
+    max_latency, max_bitops = _limit(options, "max_latency_ms"), _limit(options, "max_bitops")
+    if max_bitops is not None and not callable(getattr(space, "bitops", None)):
+        raise ConfigError(f"constraints.max_bitops needs a space that searches bit widths; "
+                          f"{space.name!r} has no bitops")
     return Constraints(space, shape or CIFAR10_SHAPE, max_flops=_limit(options, "max_flops"),
                        max_params=_limit(options, "max_params"), max_latency_ms=max_latency,
-                       latency=_latency(space, options) if max_latency is not None else None)
+                       latency=_latency(space, options) if max_latency is not None else None,
+                       max_bitops=max_bitops)
 
 
 def _limit(options: Mapping[str, Any], key: str) -> float | None:

@@ -80,7 +80,7 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     strategy.set_distributed(SINGLE)  # selection (and its fine-tuning) on rank 0 alone
     arch, scores = _select(space, task, strategy, selection, supernet, state, path, device,
                            show, seed)
-    result = _evaluate(evaluator, supernet, arch, task, device)
+    result = _evaluate(evaluator, space, supernet, arch, task, device)
     plots = selection.report_plots(path) if path is not None else []
     return _finish(path, space, supernet, state, arch, result, scores, plots)
 
@@ -125,8 +125,8 @@ def _select(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection
     return space.validate(arch), ctx.scores
 
 
-def _evaluate(evaluator: Evaluator | None, supernet: Supernet, arch: Architecture,
-              task: Task, device: torch.device) -> Result:
+def _evaluate(evaluator: Evaluator | None, space: SearchSpace, supernet: Supernet,
+              arch: Architecture, task: Task, device: torch.device) -> Result:
     """The configured evaluator's verdict on the selection (e.g. the NB201 table), else the
     accuracy of the selected path inside the supernet."""
     if evaluator is not None:
@@ -136,7 +136,9 @@ def _evaluate(evaluator: Evaluator | None, supernet: Supernet, arch: Architectur
     model = supernet.export(arch).to(device)
     valid, _ = evaluate(model, task.loader("valid"), device)
     test, _ = evaluate(model, task.loader("test"), device)
-    return Result(metrics={OBJECTIVE: valid, "test_acc": test})
+    cost = space.cost(arch, task.shape)
+    return Result(metrics={OBJECTIVE: valid, "test_acc": test}, params=cost.params,
+                  flops=cost.flops)
 
 
 def _save(path: Path, supernet: Supernet, strategy: OneShotStrategy, state: OneShotState) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from nasforge.architecture import Architecture
-from nasforge.components import build, resolve_device
+from nasforge.components import build, factory_for, resolve_device
 from nasforge.config import Component, RunConfig, load_config
 from nasforge.errors import ArchitectureError, ConfigError
 from nasforge.nn.counting import measure
@@ -47,9 +47,15 @@ def find_config(arch_json: Path, config_path: Path | None, overrides: Sequence[s
     if not path.is_file():
         raise ConfigError(f"no config with a task for {arch_json}: pass --config CONFIG.yaml")
     config = load_config(path, overrides)
-    if config.task is None:
+    if config.task is None and not evaluator_retrains(config):
         raise ConfigError(f"{path} has no task section: nothing to train on")
     return config
+
+
+def evaluator_retrains(config: RunConfig) -> bool:
+    """Whether the run's evaluator owns its data and retrains itself (e.g. ``lm``)."""
+    return config.evaluator is not None and callable(
+        getattr(factory_for("evaluator", config.evaluator.name), "retrain", None))
 
 
 def train_settings(config: RunConfig, epochs: int | None) -> TrainSettings:
@@ -66,7 +72,12 @@ def retrain(arch_json: Path, config_path: Path | None, overrides: Sequence[str],
             epochs: int | None, out: Path | None, progress: bool) -> dict[str, Any]:
     space, arch = read_arch_json(arch_json)
     config = find_config(arch_json, config_path, overrides)
-    assert config.task is not None
+    if config.task is None:  # the evaluator brings its own data (find_config checked)
+        assert config.evaluator is not None
+        evaluator = build("evaluator", config.evaluator, space=space, seed=config.seed,
+                          device=resolve_device(config.device))
+        return evaluator.retrain(arch, epochs, out or arch_json.parent / "retrain",  # type: ignore[no-any-return]
+                                 progress)
     task = build("task", config.task, seed=config.seed)
     device = resolve_device(config.device)
     settings = train_settings(config, epochs)

@@ -1,5 +1,6 @@
 """Parameter and FLOP counts. FLOPs are multiply-adds of convolutions and linear layers, the
-convention of NAS-Bench-201 and most NAS papers."""
+convention of NAS-Bench-201 and most NAS papers. A custom layer counts itself with a method
+``macs(inputs, output) -> int`` (e.g. nasforge.nn.slim)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,15 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
         assert isinstance(module, nn.Linear)
         total += module.in_features * out[0].numel()
 
+    def on_custom(module: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal total
+        total += int(module.macs(inp, out))  # type: ignore[operator]
+
     hooks = []
     for module in model.modules():
-        if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        if callable(getattr(module, "macs", None)):  # a layer that counts itself
+            hooks.append(module.register_forward_hook(on_custom))
+        elif isinstance(module, (nn.Conv1d, nn.Conv2d)):
             hooks.append(module.register_forward_hook(on_conv))
         elif isinstance(module, nn.Linear):
             hooks.append(module.register_forward_hook(on_linear))

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from nasforge.report import rnn_cells  # noqa: F401  (registers the RNN-cell drawer)
 from nasforge.report.cells import draw_cell, register_cell_drawer
 from nasforge.report.data import Summary, load_trials, progress, summarize
 from nasforge.report.html import (

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle, FancyArrowPatch
+from matplotlib.patches import Circle, FancyArrowPatch, Patch
 
 from nasforge.architecture import Architecture
 from nasforge.report.plots import new_figure, save_figure
@@ -23,6 +24,7 @@ from nasforge.spaces.base import SearchSpace
 from nasforge.spaces.darts import DartsSpace
 from nasforge.spaces.macro import MacroSpace
 from nasforge.spaces.nb201 import NODES, NB201Space
+from nasforge.spaces.shufflenet import ShuffleNetSpace
 
 CellDrawer = Callable[[SearchSpace, Architecture, Axes], None]
 
@@ -248,6 +250,36 @@ def draw_macro(space: SearchSpace, arch: Architecture, ax: Axes) -> None:
                                      mutation_scale=10, color="#444", lw=1.0))
     ax.set_xlim(-2.0, 2.5)
     ax.set_ylim(-len(labels) + 0.4, 0.6)
+
+
+SHUFFLE_COLORS = {"shuffle3": "tab:blue", "shuffle5": "tab:purple", "shuffle7": "tab:red",
+                  "xception": "tab:orange"}
+
+
+@register_cell_drawer(ShuffleNetSpace)
+def draw_shufflenet(space: SearchSpace, arch: Architecture, ax: Axes) -> None:
+    """ShuffleNet blocks left to right: a bar per block, coloured by its choice, as tall as
+    its width scale, labelled with its bits (w/a) when the space searches precision; stage
+    boundaries dashed."""
+    assert isinstance(space, ShuffleNetSpace)
+    if isinstance(ax.figure, Figure):
+        ax.figure.set_size_inches(max(6.0, 0.45 * space.n_blocks + 2.0), 4.0)
+    blocks = [space.block(arch, i) for i in range(space.n_blocks)]
+    for i, (op, scale, wbits, abits) in enumerate(blocks):
+        ax.bar(i, scale, color=SHUFFLE_COLORS.get(op, "grey"), edgecolor="black", lw=0.5)
+        if len(space.bits) > 1:
+            ax.text(i, scale, f"{wbits}/{abits}", ha="center", va="bottom", fontsize=7,
+                    rotation=90)
+    for boundary in np.cumsum(space.repeats)[:-1]:
+        ax.axvline(boundary - 0.5, color="grey", ls="--", lw=0.8)
+    ax.set_xticks(range(space.n_blocks))
+    ax.set_xlabel("block (stages split by dashes; labels: weight/activation bits)"
+                  if len(space.bits) > 1 else "block (stages split by dashes)")
+    ax.set_ylabel("width scale")
+    ax.set_ylim(0, max(space.channel_scales) * 1.3)
+    handles = [Patch(color=c, label=op) for op, c in SHUFFLE_COLORS.items()
+               if op in space.choices]
+    ax.legend(handles=handles, loc="upper left", ncol=len(handles), fontsize=8)
 
 
 def _macro_wiring(space: MacroSpace, arch: Architecture) -> tuple[list[list[int]], list[int]]:

@@ -1,6 +1,7 @@
 """Search spaces; importing this package registers them."""
 
-from nasforge.spaces import darts, macro, multibranch, nb201
+from nasforge.spaces import darts, macro, multibranch, nb201, rnn_cell, shufflenet
 from nasforge.spaces.base import FunctionSpace, SearchSpace
 
-__all__ = ["FunctionSpace", "SearchSpace", "darts", "macro", "multibranch", "nb201"]
+__all__ = ["FunctionSpace", "SearchSpace", "darts", "macro", "multibranch", "nb201",
+           "rnn_cell", "shufflenet"]

@@ -112,22 +112,23 @@ class DartsSearch(OneShotStrategy):
         assert self.supernet is not None
         self.supernet.train()
         losses, correct, count = 0.0, 0, 0
-        valid = self._endless("valid", epoch)
-        for x, y in self._batches("train", epoch):
-            xv, yv = next(valid)
-            if not self.fixed_alpha:
-                self._alpha_step(x, y, xv, yv)
-            self._apply_alpha()
-            logits = self.supernet(x)
-            loss = nn.functional.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.dist.average_gradients(self.supernet.parameters())
-            nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
-            optimizer.step()
-            losses += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            count += len(y)
+        with self.epoch_rng(epoch):  # dropout inside the supernet repeats
+            valid = self._endless("valid", epoch)
+            for x, y in self._batches("train", epoch):
+                xv, yv = next(valid)
+                if not self.fixed_alpha:
+                    self._alpha_step(x, y, xv, yv)
+                self._apply_alpha()
+                logits = self.supernet(x)
+                loss = nn.functional.cross_entropy(logits, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.dist.average_gradients(self.supernet.parameters())
+                nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
+                optimizer.step()
+                losses += loss.item() * len(y)
+                correct += (logits.argmax(1) == y).sum().item()
+                count += len(y)
         self.dist.average_buffers(self.supernet)
         return {"train_loss": losses / max(count, 1), "train_acc": 100.0 * correct / max(count, 1)}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -52,6 +53,15 @@ class OneShotStrategy(ABC):
             if self.task.augment is not None:
                 x = self.task.augment(x, generator)
             yield x.to(self.device), y.to(self.device)
+
+    @contextmanager
+    def epoch_rng(self, epoch: int) -> Iterator[None]:
+        """Run an epoch on the global torch RNG seeded from (seed, epoch), restored after:
+        dropout and noise inside the supernet repeat exactly, on resume too."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed * 100_003 + epoch)
+            yield
 
     def make_supernet(self, shape: Shape) -> Supernet:
         """The supernet this strategy trains (by default the space's own ``supernet``)."""

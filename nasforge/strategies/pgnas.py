@@ -121,8 +121,7 @@ class PosteriorTraining(OneShotStrategy):
         self.bank.set_mode("relaxed" if learned else "fixed", self.fixed_rate)
         self.supernet.train()
         nll_sum, reg, correct, count = 0.0, 0.0, 0, 0
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(self.seed * 100_003 + epoch)  # the gates' noise, reproducible
+        with self.epoch_rng(epoch):  # the gates' noise, reproducible
             for x, y in self._batches(epoch):
                 logits = self.supernet(x)
                 nll = nn.functional.cross_entropy(logits, y)

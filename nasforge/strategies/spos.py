@@ -134,22 +134,23 @@ class SinglePathTraining(OneShotStrategy):
         assert self.supernet is not None
         self.supernet.train()
         losses, correct, count = 0.0, 0, 0
-        for x, y in self._batches(epoch):
-            self._set_path(self.sample_path())
-            logits = self.supernet(x)
-            loss = nn.functional.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)  # unsampled ops keep grad None: untouched
-            loss.backward()
-            self.dist.average_gradients(self.supernet.parameters(),
-                                        zero_fill=self.path_per_rank == "independent")
-            if self.grad_clip is not None:
-                nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            losses += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            count += len(y)
+        with self.epoch_rng(epoch):  # dropout inside the supernet repeats
+            for x, y in self._batches(epoch):
+                self._set_path(self.sample_path())
+                logits = self.supernet(x)
+                loss = nn.functional.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)  # unsampled ops keep grad None: untouched
+                loss.backward()
+                self.dist.average_gradients(self.supernet.parameters(),
+                                            zero_fill=self.path_per_rank == "independent")
+                if self.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                losses += loss.item() * len(y)
+                correct += (logits.argmax(1) == y).sum().item()
+                count += len(y)
         self.dist.average_buffers(self.supernet)
         return {"train_loss": losses / max(count, 1), "train_acc": 100.0 * correct / max(count, 1),
                 "lr": optimizer.param_groups[0]["lr"]}

@@ -9,6 +9,7 @@ import nasforge.evaluators  # noqa: F401
 from nasforge.data.base import tensor_task
 from nasforge.registry import EVALUATORS
 from nasforge.spaces.nb201 import NB201Space
+from nasforge.spaces.rnn_cell import RnnCellSpace
 
 
 def tiny_task():
@@ -44,13 +45,19 @@ def make(name, checkpoint, seed=0):
     if name == "train":
         return EVALUATORS.build("train", space=NB201Space(C=4, N=1), task=tiny_task(),
                                 seed=seed, device=torch.device("cpu"), epochs=1)
+    if name == "lm":
+        return EVALUATORS.build("lm", space=RnnCellSpace(base=2, hidden=8), seed=seed,
+                                cache_dir=str(checkpoint.parent.parent), synthetic_words=2000,
+                                synthetic_vocab=10, bptt=10, epochs=1, max_batches=4)
     raise AssertionError(f"no contract entry for evaluator {name!r}")
 
 
 @pytest.mark.parametrize("name", EVALUATORS.names())
 def test_result_and_determinism(name, supernet_checkpoint):
-    arch = NB201Space().sample(np.random.default_rng(0))
-    first = make(name, supernet_checkpoint).evaluate(arch)
+    evaluator = make(name, supernet_checkpoint)
+    space = getattr(evaluator, "space", None) or NB201Space()  # lm: cells of rnn_cell
+    arch = space.sample(np.random.default_rng(0))
+    first = evaluator.evaluate(arch)
     second = make(name, supernet_checkpoint).evaluate(arch)
     assert first.ok and np.isfinite(first.objective)
     assert first.cost > 0 and first.params and first.flops

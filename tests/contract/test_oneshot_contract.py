@@ -22,7 +22,7 @@ ONE_SHOT = [n for n in STRATEGIES.names() if issubclass(STRATEGIES.get(n), OneSh
 OPTIONS = {"darts": {"epochs": 1, "max_batches": 2}, "spos": {"epochs": 1, "max_batches": 2},
            "pgnas": {"epochs": 1, "max_batches": 2}}
 # (strategy, space) pairs without a supernet: building one must be a clear ConfigError.
-UNSUPPORTED = {("pgnas", "darts")}
+UNSUPPORTED = {("pgnas", "darts"), ("pgnas", "shufflenet")}
 # The supernet each selection works on (default: DARTS's).
 SELECTION_STRATEGY = {"posterior": "pgnas"}
 SELECTION_OPTIONS = {
@@ -33,7 +33,9 @@ SELECTION_OPTIONS = {
                   "strategy": {"population": 4, "generations": 2, "top_k": 2, "mutation": 1,
                                "crossover": 1}},
 }
-SMALL_SPACES = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 2, "layers": 3}}
+SMALL_SPACES = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 2, "layers": 3},
+                "shufflenet": {"width_mult": 0.25, "repeats": [1, 1, 1, 1],
+                               "channel_scales": [0.5, 1.0], "bits": [4, 32]}}
 WITH_SUPERNET = [n for n in SPACES.names() if hasattr(SPACES.get(n), "supernet")]
 
 

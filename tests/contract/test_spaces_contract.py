@@ -12,7 +12,10 @@ from nasforge.task import Shape
 SMALL = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 2, "layers": 3},
          "multibranch_resnet": {"C": 4, "blocks": 1, "stages": 2, "kernels": [3, 5]},
          "macro": {"max_layers": 4, "filter_counts": [4, 8], "stem_channels": 4,
-                   "search_stride": True, "search_type": True}}
+                   "search_stride": True, "search_type": True},
+         "shufflenet": {"width_mult": 0.25, "repeats": [1, 1, 1, 1],
+                        "channel_scales": [0.5, 1.0], "bits": [4, 32]},
+         "rnn_cell": {"base": 2, "hidden": 8}}
 SHAPES = [Shape((1, 24), 5), Shape((3, 12, 12), 4)]
 
 

@@ -94,3 +94,19 @@ def test_nb201_latency_and_flops_come_from_the_table_and_the_space():
     rng = np.random.default_rng(0)
     ok = [a for a in (space.sample(rng) for _ in range(50)) if flops.violation(a) is None]
     assert 0 < len(ok) < 50
+
+
+def test_a_bitops_limit_uses_the_space_bitops_and_needs_one():
+    from nasforge.spaces.shufflenet import ShuffleNetSpace
+
+    space = ShuffleNetSpace(width_mult=0.25, repeats=[1, 1, 1, 1], bits=[4, 32])
+    shape = Shape((3, 32, 32), 10)
+    low = Architecture({**space.sample(np.random.default_rng(0)).to_dict(),
+                        **{f"b{i:02d}/{k}": 4 for i in range(4) for k in ("wbits", "abits")}})
+    high = low.replace(**{"b00/wbits": 32, "b00/abits": 32})
+    limit = (space.bitops(low, shape) + space.bitops(high, shape)) / 2
+    limits = make_constraints(space, shape, {"max_bitops": limit})
+    assert limits.violation(low) is None
+    assert "bitops" in limits.violation(high)
+    with pytest.raises(ConfigError, match="has no bitops"):
+        make_constraints(CountedSpace(), None, {"max_bitops": 10})
