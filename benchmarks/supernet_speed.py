@@ -5,7 +5,9 @@ Measures on CPU, in one run, interleaved (variant A, B, C, D, then again, ...), 
 
 (a) a DARTS training step (softmax(alpha) weights requiring grad, forward + backward + SGD
     step) of the NB201 supernet (C=16, N=5, 3x32x32 inputs, 10 classes, batch 64):
-    samples/s of ours (``nasforge.supernet.nb201.NB201Supernet``) vs the plain reference;
+    samples/s of ours (``nasforge.supernet.nb201.NB201Supernet``) vs the plain reference,
+    with two ablations of ours: without channels_last, and edge by edge (``fused=False``:
+    no shared ReLU, pooling or batched convolutions across the edges leaving a node);
 (b) the peak memory of a training step: in a fresh child process per variant, the peak RSS
     (``VmHWM``, reset to the current RSS right after the model, optimizer and batch were
     built) over two training steps, minus the RSS after the build (so: activations,
@@ -139,13 +141,15 @@ VARIANTS: dict[str, str] = {
     "plain": "plain reference (every op, NCHW)",
     "plain_cl": "plain reference + channels_last",
     "ours_nchw": "nasforge supernet, channels_last=False",
+    "ours_unfused": "nasforge supernet, fused=False (edge by edge)",
     "ours": "nasforge supernet (default)",
 }
 
 
 def build(variant: str, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    ours = NB201Supernet(SHAPE, C, N, channels_last=variant != "ours_nchw")
+    ours = NB201Supernet(SHAPE, C, N, channels_last=variant != "ours_nchw",
+                         fused=variant != "ours_unfused")
     if variant.startswith("ours"):
         return ours
     plain = PlainSupernet(SHAPE, C, N, channels_last=variant == "plain_cl")

@@ -16,21 +16,33 @@ from nasforge.architecture import Architecture
 from nasforge.errors import ArchitectureError
 from nasforge.spaces.nb201 import EDGES, NB201_OPS, NODES, NB201Network, NB201Space, edge_label
 from nasforge.supernet.base import EdgeWeights, Supernet
+from nasforge.supernet.fused import Branch, accumulate, run_branches
 from nasforge.supernet.mixed import MixedOp
 from nasforge.task import Shape
 
 
 class NB201SearchCell(nn.Module):
-    def __init__(self, state: EdgeWeights, channels: int, dim: int) -> None:
+    """A cell with a mixed op on every edge. ``fused`` (default): the edges leaving a node are
+    evaluated together (``supernet.fused``: one ReLU, one convolution per kernel size, one
+    batch norm); otherwise edge by edge. Same numbers up to float rounding."""
+
+    def __init__(self, state: EdgeWeights, channels: int, dim: int, fused: bool = True) -> None:
         super().__init__()
         self.state = state
+        self.fused = fused
         self.edges = nn.ModuleDict({
             label: MixedOp(state.ops[e], channels, channels, 1, dim)
             for e, label in enumerate(state.edges)
         })
         self.index = {label: e for e, label in enumerate(state.edges)}
+        # source node -> (edge index, label, target node) of every edge leaving it
+        self.outgoing = {src: [(self.index[edge_label(to, src)], edge_label(to, src), to)
+                               for to in range(src + 1, NODES)] for src in range(NODES - 1)}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward_fused(x) if self.fused else self._forward_per_edge(x)
+
+    def _forward_per_edge(self, x: torch.Tensor) -> torch.Tensor:
         weights, active = self.state.effective, self.state.active
         nodes = [x]
         for to in range(1, NODES):
@@ -43,6 +55,24 @@ class NB201SearchCell(nn.Module):
             nodes.append(total)
         return nodes[-1]
 
+    def _forward_fused(self, x: torch.Tensor) -> torch.Tensor:
+        weights, active = self.state.effective, self.state.active
+        nodes: list[torch.Tensor | None] = [x] + [None] * (NODES - 1)
+        owned: set[int] = set()
+        for src in range(NODES - 1):
+            node = nodes[src]
+            if node is None:  # every edge into it is `none` or masked: zeros, as MixedOp gives
+                node = nodes[src] = torch.zeros_like(x)
+            branches = [Branch(self._op(label, i), weights[e, i], to)
+                        for e, label, to in self.outgoing[src] for i in active[e]]
+            accumulate(nodes, owned, run_branches(node, branches))
+        return torch.zeros_like(x) if nodes[-1] is None else nodes[-1]
+
+    def _op(self, edge: str, i: int) -> nn.Module:
+        mixed = self.edges[edge]
+        assert isinstance(mixed, MixedOp)
+        return mixed.ops[i]
+
 
 class NB201Supernet(Supernet):
     """Every NB201 cell at once. ``ops`` restricts the candidate ops (default: all five).
@@ -50,11 +80,15 @@ class NB201Supernet(Supernet):
     ``channels_last``: on 2D (image) inputs, run the network in the channels-last memory
     format (the model is converted on its first forward, inputs on every forward). Same
     numbers up to float rounding; on CPU the mkldnn convolutions are much faster that way
-    (benchmarks/supernet_speed.py: 1.5-1.6x on a training step of the C=16, N=5 supernet).
+    (benchmarks/supernet_speed.py: 1.6x on a training step of the C=16, N=5 supernet).
+
+    ``fused``: evaluate the edges leaving each node together (``supernet.fused``); same
+    numbers up to float rounding, 1.28x faster and 56% less peak memory on that step.
     """
 
     def __init__(self, shape: Shape, C: int = 16, N: int = 5,
-                 ops: Sequence[str] = NB201_OPS, channels_last: bool = True) -> None:
+                 ops: Sequence[str] = NB201_OPS, channels_last: bool = True,
+                 fused: bool = True) -> None:
         super().__init__()
         self.channels_last = channels_last
         unknown = [o for o in ops if o not in NB201_OPS]
@@ -63,7 +97,7 @@ class NB201Supernet(Supernet):
         self.space = NB201Space(C=C, N=N)
         self.shape = shape
         self.arch_state = EdgeWeights([edge_label(*e) for e in EDGES], [tuple(ops)] * len(EDGES))
-        self.net = NB201Network(lambda c: NB201SearchCell(self.arch_state, c, shape.dim),
+        self.net = NB201Network(lambda c: NB201SearchCell(self.arch_state, c, shape.dim, fused),
                                 shape, C, N)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

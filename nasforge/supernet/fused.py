@@ -1,0 +1,164 @@
+"""Fused evaluation of all the edges that leave one node of a cell.
+
+Every edge out of a node reads the same tensor, so in weighted mode (every op runs) much of
+their work is shared or can be batched:
+
+- ``ReLU(x)`` is computed once for all the ReLU-conv-BN ops of the node;
+- the convolutions of one kernel size are one convolution with ``k * C`` output channels
+  (their weights concatenated on the fly, so each edge keeps its own parameters for export,
+  masking and discretizing);
+- their batch norms are one batch norm over the ``k * C`` channels (batch norm is per
+  channel, so this is exact), and the architecture weight of each op becomes that batch
+  norm's per-channel scale (``w * BN(y)`` = BN with ``gamma = w``, ``beta = 0``), so the
+  multiply costs no extra pass;
+- parameter-free ops (identity, pooling) run once and are scaled per edge.
+
+Only the ops each edge must run (``EdgeWeights.active``) take part, so masked, discretized
+and single-path modes go through the same code. Running statistics are written back to each
+op's own batch norm with the semantics of ``nn.BatchNorm`` (momentum, or the cumulative
+average when momentum is None, as in batch-norm recalibration).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F  # noqa: N812
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from nasforge.spaces.ops import ReLUConvBN
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One op to run on the node's tensor: its module, its weight, and the node it feeds."""
+
+    op: nn.Module
+    weight: torch.Tensor  # 0-dim
+    target: int
+
+
+Term = tuple[int, torch.Tensor, torch.Tensor | None]  # (target, y, weight or None if applied)
+
+
+def run_branches(x: torch.Tensor, branches: Sequence[Branch]) -> list[Term]:
+    """The terms ``w * op(x)`` of every branch, the shared work done once. Convolution terms
+    come first, already scaled (by their batch norm); the other terms carry their weight,
+    so :func:`accumulate` can fuse the multiply into the sum."""
+    convs: dict[tuple[object, ...], list[Branch]] = {}
+    free: dict[str, list[Branch]] = {}
+    out: list[Term] = []
+    rest: list[Term] = []
+    for b in branches:
+        if isinstance(b.op, ReLUConvBN) and _fusable(b.op):
+            convs.setdefault(_conv_key(b.op), []).append(b)
+        elif not any(True for _ in b.op.parameters()) and not any(True for _ in b.op.buffers()):
+            free.setdefault(_free_key(b.op), []).append(b)
+        else:
+            rest.append((b.target, b.op(x), b.weight))
+    if convs:
+        relu = torch.relu(x)
+        for group in convs.values():
+            out.extend(_fused_conv_bn(relu, group))
+    for group in free.values():
+        y = group[0].op(x)
+        out.extend((b.target, y, b.weight) for b in group)
+    return out + rest
+
+
+def accumulate(sums: list[torch.Tensor | None], owned: set[int], terms: Sequence[Term]
+               ) -> None:
+    """``sums[target] += w * y`` for every term. A sum this function allocated (``owned``)
+    is updated in place, ``w * y`` fused into it (``addcmul``): nothing reads a node before
+    all its terms are in, so autograd never sees the in-place update of a saved tensor."""
+    for to, y, w in terms:
+        total = sums[to]
+        if total is None:
+            if w is None:  # a view of a batch norm's output: not ours to update in place
+                sums[to] = y
+                continue
+            sums[to] = y * w
+        elif to in owned:
+            if w is None:
+                total.add_(y)
+            else:
+                total.addcmul_(y, w)
+        else:
+            sums[to] = total + y if w is None else torch.addcmul(total, y, w)
+        owned.add(to)
+
+
+_FREE_KEYS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
+
+
+def _free_key(op: nn.Module) -> str:
+    """Parameter-free ops with equal keys (type and settings) compute the same function."""
+    key = _FREE_KEYS.get(op)
+    if key is None:
+        key = _FREE_KEYS[op] = f"{type(op).__qualname__}:{op!r}"
+    return key
+
+
+def _fusable(op: ReLUConvBN) -> bool:
+    conv, bn = op[1], op[2]
+    return conv.bias is None and conv.groups == 1 and isinstance(bn, _BatchNorm) \
+        and bn.weight is None
+
+
+def _conv_key(op: ReLUConvBN) -> tuple[object, ...]:
+    """Convolutions with equal keys can be one convolution: same type, geometry and input;
+    their batch norms must agree on the running-statistics update (momentum or cumulative
+    factor) and on train/eval, so one ``F.batch_norm`` call updates all of them alike."""
+    conv, bn = op[1], op[2]
+    assert isinstance(bn, _BatchNorm)
+    return (type(conv), conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+            conv.in_channels, bn.eps, bn.training, bn.running_mean is None, _next_factor(bn))
+
+
+def _next_factor(bn: _BatchNorm) -> float:
+    """The running-statistics factor of ``bn``'s next update, as ``nn.BatchNorm.forward``
+    computes it after incrementing ``num_batches_tracked``."""
+    if bn.momentum is not None:
+        return bn.momentum
+    if bn.num_batches_tracked is None:
+        return 0.0
+    return 1.0 / float(bn.num_batches_tracked + 1)
+
+
+def _fused_conv_bn(relu: torch.Tensor, group: Sequence[Branch]) -> list[Term]:
+    convs = [b.op[1] for b in group]  # type: ignore[index]  # ReLUConvBN: relu, conv, bn
+    norms: list[_BatchNorm] = [b.op[2] for b in group]  # type: ignore[index]
+    weight = convs[0].weight if len(convs) == 1 else torch.cat([c.weight for c in convs])
+    y = convs[0]._conv_forward(relu, weight, None)
+    widths = [c.out_channels for c in convs]
+    scale = torch.cat([b.weight.reshape(1).expand(w) for b, w in zip(group, widths, strict=True)])
+    y = _batch_norm(y, norms, scale)
+    return [(b.target, part, None) for b, part in zip(group, y.split(widths, 1), strict=True)]
+
+
+def _batch_norm(y: torch.Tensor, norms: Sequence[_BatchNorm], scale: torch.Tensor
+                ) -> torch.Tensor:
+    """One ``F.batch_norm`` over the concatenated channels of ``norms`` (which share their
+    settings, see ``_conv_key``), scaled per channel by ``scale``; running statistics are
+    updated and written back to each batch norm as its own forward would."""
+    first = norms[0]
+    if first.running_mean is None or first.running_var is None:
+        return F.batch_norm(y, None, None, scale, None, True, 0.0, first.eps)
+    update = first.training and first.track_running_stats
+    factor = _next_factor(first) if update else 0.0
+    mean = torch.cat([n.running_mean for n in norms])  # type: ignore[misc]
+    var = torch.cat([n.running_var for n in norms])  # type: ignore[misc]
+    out = F.batch_norm(y, mean, var, scale, None, first.training, factor, first.eps)
+    if update:
+        with torch.no_grad():
+            sizes = [n.num_features for n in norms]
+            for n, m, v in zip(norms, mean.split(sizes), var.split(sizes), strict=True):
+                n.running_mean.copy_(m)  # type: ignore[union-attr]
+                n.running_var.copy_(v)  # type: ignore[union-attr]
+                if n.num_batches_tracked is not None:
+                    n.num_batches_tracked.add_(1)
+    return out
