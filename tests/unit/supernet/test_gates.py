@@ -42,13 +42,13 @@ def test_regulariser_terms_against_a_hand_computation():
     bank, gate, conv = one_gate(p=0.3, units=4)
     n, l2 = 1000, 4.0
     p = 0.3
-    squared = float((conv.weight ** 2).sum())
+    squared = float((conv.weight.detach() ** 2).sum())
     weight = 0.5 * l2 * (1 - p) * squared / n
     entropy = 4 * (p * math.log(p) + (1 - p) * math.log(1 - p)) / n
-    got = float(regulariser(bank, n, l2))
+    got = regulariser(bank, n, l2).item()
     assert got == pytest.approx(weight + entropy, rel=1e-5)
     constant = 0.5 * l2 * (1 - 0.1) * squared / n + entropy  # the constant-L2 ablation
-    assert float(regulariser(bank, n, l2, p_dependent=False, init_p=0.1)) == pytest.approx(
+    assert regulariser(bank, n, l2, p_dependent=False, init_p=0.1).item() == pytest.approx(
         constant, rel=1e-5)
 
 
