@@ -326,7 +326,7 @@ def pt_selection_times(caps: Sequence[int | None], reps: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- main
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--reps", type=int, default=3, help="timed training steps per variant")
+    p.add_argument("--reps", type=int, default=7, help="timed training steps per variant")
     p.add_argument("--eval-reps", type=int, default=5, help="timed PT forwards per variant")
     p.add_argument("--pt-reps", type=int, default=2, help="timed PT selections per cap")
     p.add_argument("--pt-cap", type=int, default=4, help="the capped valid_batches in (d)")

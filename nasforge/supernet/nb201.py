@@ -80,10 +80,10 @@ class NB201Supernet(Supernet):
     ``channels_last``: on 2D (image) inputs, run the network in the channels-last memory
     format (the model is converted on its first forward, inputs on every forward). Same
     numbers up to float rounding; on CPU the mkldnn convolutions are much faster that way
-    (benchmarks/supernet_speed.py: 1.6x on a training step of the C=16, N=5 supernet).
+    (benchmarks/supernet_speed.py: about 1.5x on a training step of the C=16, N=5 supernet).
 
     ``fused``: evaluate the edges leaving each node together (``supernet.fused``); same
-    numbers up to float rounding, 1.28x faster and 56% less peak memory on that step.
+    numbers up to float rounding, about 1.3x faster and half the peak memory on that step.
     """
 
     def __init__(self, shape: Shape, C: int = 16, N: int = 5,
