@@ -32,8 +32,8 @@ def assert_same_state(a: NB201Supernet, b: NB201Supernet) -> None:
 def test_weighted_mode_matches_edge_by_edge(shape: Shape) -> None:
     fused, plain = pair(shape)
     x = torch.randn(6, *shape.input_shape)
-    alpha = torch.randn(6, 5)
-    alphas = [alpha.clone().requires_grad_() for _ in range(2)]
+    start = torch.randn(6, 5)
+    alphas = [start.clone().requires_grad_() for _ in range(2)]
     outs = []
     for net, alpha in zip((fused, plain), alphas, strict=True):
         net.set_weights(torch.softmax(alpha, -1))
