@@ -68,6 +68,13 @@ class SlimConv(nn.Module):
         return per_output * output[0].numel()
 
 
+def running_stats_factor(momentum: float | None, batches: int) -> float:
+    """The weight of the current batch in a batch norm's running statistics, as
+    ``nn.BatchNorm`` computes it: ``momentum``, or when it is None the cumulative average
+    (batch-norm recalibration), ``1 / batches`` with this batch counted."""
+    return 1.0 / batches if momentum is None else momentum
+
+
 class SlimBatchNorm(nn.BatchNorm1d):
     """Batch norm over the first ``x.shape[1]`` channels of its statistics and affine
     parameters (1D and 2D inputs alike: it normalises dimension 1)."""
@@ -81,8 +88,7 @@ class SlimBatchNorm(nn.BatchNorm1d):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
-            if self.momentum is None:  # cumulative average (batch-norm recalibration)
-                factor = 1.0 / float(self.num_batches_tracked)
+            factor = running_stats_factor(self.momentum, int(self.num_batches_tracked))
         use_batch = self.training or self.running_mean is None
         mean = None if self.running_mean is None else self.running_mean[:c]
         var = None if self.running_var is None else self.running_var[:c]

@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from nasforge.nn.slim import running_stats_factor
 from nasforge.spaces.ops import ReLUConvBN
 
 
@@ -54,10 +55,11 @@ def run_branches(x: torch.Tensor, branches: Sequence[Branch]) -> list[Term]:
     out: list[Term] = []
     rest: list[Term] = []
     for b in branches:
-        if isinstance(b.op, ReLUConvBN) and _fusable(b.op):
-            convs.setdefault(_conv_key(b.op), []).append(b)
-        elif not any(True for _ in b.op.parameters()) and not any(True for _ in b.op.buffers()):
-            free.setdefault(_free_key(b.op), []).append(b)
+        kind = _kind(b.op)
+        if kind == _CONV:
+            convs.setdefault(_conv_key(b.op), []).append(b)  # type: ignore[arg-type]
+        elif kind != _OTHER:
+            free.setdefault(kind, []).append(b)
         else:
             rest.append((b.target, b.op(x), b.weight))
     if convs:
@@ -92,15 +94,24 @@ def accumulate(sums: list[torch.Tensor | None], owned: set[int], terms: Sequence
         owned.add(to)
 
 
-_FREE_KEYS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
+_CONV, _OTHER = "conv", "other"
+_KINDS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
 
 
-def _free_key(op: nn.Module) -> str:
-    """Parameter-free ops with equal keys (type and settings) compute the same function."""
-    key = _FREE_KEYS.get(op)
-    if key is None:
-        key = _FREE_KEYS[op] = f"{type(op).__qualname__}:{op!r}"
-    return key
+def _kind(op: nn.Module) -> str:
+    """How ``op`` is evaluated, worked out once per op: ``_CONV`` (a ReLU-conv-BN that can
+    be batched), ``_OTHER`` (run on its own), or, for a parameter-free op, a key (type and
+    settings) shared by the ops that compute the same function."""
+    kind = _KINDS.get(op)
+    if kind is None:
+        if isinstance(op, ReLUConvBN) and _fusable(op):
+            kind = _CONV
+        elif next(op.parameters(), None) is None and next(op.buffers(), None) is None:
+            kind = f"free:{type(op).__qualname__}:{op!r}"
+        else:
+            kind = _OTHER
+        _KINDS[op] = kind
+    return kind
 
 
 def _fusable(op: ReLUConvBN) -> bool:
@@ -120,13 +131,10 @@ def _conv_key(op: ReLUConvBN) -> tuple[object, ...]:
 
 
 def _next_factor(bn: _BatchNorm) -> float:
-    """The running-statistics factor of ``bn``'s next update, as ``nn.BatchNorm.forward``
-    computes it after incrementing ``num_batches_tracked``."""
-    if bn.momentum is not None:
-        return bn.momentum
+    """The running-statistics factor of ``bn``'s next update in train mode."""
     if bn.num_batches_tracked is None:
-        return 0.0
-    return 1.0 / float(bn.num_batches_tracked + 1)
+        return 0.0 if bn.momentum is None else bn.momentum
+    return running_stats_factor(bn.momentum, int(bn.num_batches_tracked) + 1)
 
 
 def _fused_conv_bn(relu: torch.Tensor, group: Sequence[Branch]) -> list[Term]:
