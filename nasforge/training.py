@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from nasforge.errors import TrialFailed
-from nasforge.task import Augment, Task
+from nasforge.task import Augment, Split, Task
 
 
 @contextmanager
@@ -73,6 +73,14 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device,
     return 100.0 * correct / count, loss / count
 
 
+EVAL_BATCH = 512  # evaluation keeps no activations for backward: larger batches, fewer calls
+
+
+def eval_loader(task: Task, split: Split) -> DataLoader:
+    """A loader for scoring ``split``: in order, in batches of at least ``EVAL_BATCH``."""
+    return task.loader(split, batch_size=max(task.batch_size, EVAL_BATCH))
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """How a candidate is trained from scratch. Defaults: SGD with Nesterov momentum and a
@@ -86,6 +94,7 @@ class TrainSettings:
     grad_clip: float | None = 5.0
     label_smoothing: float = 0.0
     max_batches: int | None = None  # per epoch; None = the whole split
+    valid_epochs: int | None = None  # score valid only in the last k epochs; None = every one
 
 
 @dataclass
@@ -121,6 +130,7 @@ def fit(model: nn.Module, task: Task, settings: TrainSettings, device: torch.dev
             max_batches=settings.max_batches,
         ))
         scheduler.step()
-        history.valid_acc.append(evaluate(model, task.loader("valid"), device)[0])
+        if settings.valid_epochs is None or settings.epochs - epoch <= settings.valid_epochs:
+            history.valid_acc.append(evaluate(model, eval_loader(task, "valid"), device)[0])
     history.seconds = time.perf_counter() - start
     return history

@@ -1,5 +1,6 @@
-"""CIFAR-10 and CIFAR-100 (Krizhevsky, 2009) from a local copy in the official python pickle
-format. Nothing downloads: a missing copy is a DataError that says where to get it."""
+"""CIFAR-10 and CIFAR-100 (Krizhevsky, 2009) from a local copy: the official python pickle
+format, or (CIFAR-10) an archive or folder of images per class. Nothing downloads: a missing
+copy is a DataError that says where to get it."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from torch.utils.data import Subset
 
+from nasforge.data.image_archive import ARCHIVE_SUFFIXES, is_archive, is_split_folder, load_images
+from nasforge.data.image_archive import LAYOUT as ARCHIVE_LAYOUT
 from nasforge.data.transforms import (
     NormalizedImages,
     channel_stats,
     check_positive,
     crop_flip,
     resize_images,
+    stratified_split,
     subset_task,
 )
 from nasforge.errors import DataError
@@ -92,41 +97,96 @@ def read_split(folder: Path, names: tuple[str, ...], label_key: str
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
-def cifar_task(layout: CifarLayout, *, label_key: str, num_classes: int, seed: int,
-               root: str | None, train_size: int | None, valid_fraction: float,
-               batch_size: int, augment: bool, size: int | None) -> Task:
-    """Build a CIFAR Task: official train set -> search train / valid (seeded), official test
-    set held out. Per-channel mean / std come from the whole official training set."""
-    check_positive("task.size", size)
+def read_official(root: str | None, layout: CifarLayout, label_key: str
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Path]:
+    """The official train and test images (uint8) and labels from a pickle folder."""
     folder = find_folder(root or default_root(), layout)
     x_train, y_train = read_split(folder, layout.train, label_key)
     x_test, y_test = read_split(folder, layout.test, label_key)
+    return x_train, y_train, x_test, y_test, folder
+
+
+def read_cifar10(root: str | None, cache: str | None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Path]:
+    """CIFAR-10 from a ``.tar.gz`` of ``train/<class>/*.jpg`` + ``test/<class>/*.jpg`` (the
+    shared JPEG copy), the same layout unpacked, or the official pickle folder."""
+    source = Path(root or default_root()).expanduser().absolute()
+    if is_archive(source) or is_split_folder(source):
+        images = load_images(source, side=32, cache=cache)
+        if len(images.classes) != 10:
+            raise DataError(f"{source}: {len(images.classes)} class folders, CIFAR-10 has 10")
+        return (torch.from_numpy(images.x_train), torch.from_numpy(images.y_train),
+                torch.from_numpy(images.x_test), torch.from_numpy(images.y_test), source)
+    if source.is_file():
+        raise DataError(f"{source}: not an image archive ({', '.join(ARCHIVE_SUFFIXES)}); "
+                        f"expected {ARCHIVE_LAYOUT} or the official python batches")
+    return read_official(str(source), CIFAR10, "labels")
+
+
+def stratified_search_split(labels: np.ndarray, *, seed: int, train_size: int | None,
+                            valid_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """NAS-Bench-201's protocol: a seeded split of the official training images into
+    search-train and search-valid with every class in the same proportion in both (halves by
+    default); ``train_size`` first keeps a stratified subset of that many images."""
+    keep = np.arange(len(labels))
+    if train_size is not None and train_size < len(labels):
+        check_positive("task.train_size", train_size)
+        drop = 1.0 - train_size / len(labels)
+        keep = stratified_split(labels, drop, seed + 1, key="task.train_size")[0]
+    train, valid = stratified_split(labels[keep], valid_fraction, seed, key="task.valid_fraction")
+    return keep[train], keep[valid]
+
+
+def cifar_task(layout: CifarLayout, data: tuple[torch.Tensor, ...], where: Path, *,
+               num_classes: int, seed: int, train_size: int | None, valid_fraction: float,
+               batch_size: int, augment: bool, size: int | None, stratified: bool) -> Task:
+    """Build a CIFAR Task: official train set -> search train / valid (seeded), official test
+    set held out. Per-channel mean / std come from the whole official training set."""
+    check_positive("task.size", size)
+    check_positive("task.batch_size", batch_size)
+    x_train, y_train, x_test, y_test = data
     if size is not None:
         x_train, x_test = resize_images(x_train, size), resize_images(x_test, size)
     if len(y_train) and int(y_train.max()) >= num_classes:
-        raise DataError(f"{folder}: label {int(y_train.max())} but {num_classes} classes")
+        raise DataError(f"{where}: label {int(y_train.max())} but {num_classes} classes")
     mean, std = channel_stats(x_train)
     side = x_train.shape[-1]
-    return subset_task(
-        layout.name, NormalizedImages(x_train, y_train, mean, std),
-        NormalizedImages(x_test, y_test, mean, std), shape=Shape((3, side, side), num_classes),
-        seed=seed, valid_fraction=valid_fraction, train_size=train_size,
-        batch_size=batch_size, augment=crop_flip(side, mean, std) if augment else None,
-        info={"root": str(folder), "mean": mean.tolist(), "std": std.tolist()},
-    )
+    train = NormalizedImages(x_train, y_train, mean, std)
+    test = NormalizedImages(x_test, y_test, mean, std)
+    shape = Shape((3, side, side), num_classes)
+    info: dict[str, object] = {"root": str(where), "mean": mean.tolist(), "std": std.tolist()}
+    flip = crop_flip(side, mean, std) if augment else None
+    if not stratified:
+        return subset_task(layout.name, train, test, shape=shape, seed=seed,
+                           valid_fraction=valid_fraction, train_size=train_size,
+                           batch_size=batch_size, augment=flip, info=info)
+    train_idx, valid_idx = stratified_search_split(
+        y_train.numpy(), seed=seed, train_size=train_size, valid_fraction=valid_fraction)
+    return Task(layout.name, Subset(train, train_idx.tolist()), Subset(train, valid_idx.tolist()),
+                test, shape, batch_size=batch_size, augment=flip,
+                info={"train": len(train_idx), "valid": len(valid_idx), "test": len(test),
+                      **info})
 
 
 @TASKS.register("cifar10")
 def cifar10_task(seed: int = 0, root: str | None = None, train_size: int | None = None,
-                 valid_fraction: float = 0.2, batch_size: int = 128, augment: bool = True,
-                 size: int | None = None) -> Task:
-    """CIFAR-10: 10 classes of 3x32x32 images (50,000 train, 10,000 test). ``root`` holds
-    ``cifar-10-batches-py/`` (or is that folder); default ``$NASFORGE_DATA`` or ``./data``.
-    ``augment`` = random crop with 4-pixel padding + horizontal flip on training batches;
-    ``size`` downsamples (e.g. 16) by average pooling."""
-    return cifar_task(CIFAR10, label_key="labels", num_classes=10, seed=seed, root=root,
+                 valid_fraction: float = 0.5, batch_size: int = 128, augment: bool = True,
+                 size: int | None = None, cache: str | None = None) -> Task:
+    """CIFAR-10: 10 classes of 3x32x32 images (50,000 train, 10,000 test). ``root`` is a
+    ``.tar.gz`` of ``train/<class>/*`` and ``test/<class>/*`` images (e.g. the shared JPEG
+    copy), that layout unpacked, or the official ``cifar-10-batches-py/`` (or a folder holding
+    it); default ``$NASFORGE_DATA`` or ``./data``. Images from an archive or folder are decoded
+    once and cached (``cache``, default ``$NASFORGE_CACHE/images``), keyed by a checksum.
+
+    The split is NAS-Bench-201's: the official training images are cut (seeded by ``seed``,
+    stratified by class) into search-train and search-valid halves (``valid_fraction``);
+    ``train_size`` first keeps a stratified subset of that many training images; the official
+    test images are held out. ``augment`` = random crop with 4-pixel padding + horizontal flip
+    on training batches; ``size`` downsamples (e.g. 16, ImageNet16-like) by average pooling."""
+    *data, where = read_cifar10(root, cache)
+    return cifar_task(CIFAR10, tuple(data), where, num_classes=10, seed=seed,
                       train_size=train_size, valid_fraction=valid_fraction,
-                      batch_size=batch_size, augment=augment, size=size)
+                      batch_size=batch_size, augment=augment, size=size, stratified=True)
 
 
 @TASKS.register("cifar100")
@@ -135,8 +195,9 @@ def cifar100_task(seed: int = 0, root: str | None = None, train_size: int | None
                   size: int | None = None, labels: Literal["fine", "coarse"] = "fine") -> Task:
     """CIFAR-100: 100 fine classes (or 20 coarse superclasses) of 3x32x32 images (50,000
     train, 10,000 test). ``root`` holds ``cifar-100-python/`` (or is that folder); the other
-    options as for ``cifar10``."""
-    return cifar_task(CIFAR100, label_key=f"{labels}_labels",
-                      num_classes=100 if labels == "fine" else 20, seed=seed, root=root,
+    options as for ``cifar10`` (but the split is a plain seeded one, 20% valid by default)."""
+    *data, where = read_official(root, CIFAR100, f"{labels}_labels")
+    return cifar_task(CIFAR100, tuple(data), where,
+                      num_classes=100 if labels == "fine" else 20, seed=seed,
                       train_size=train_size, valid_fraction=valid_fraction,
-                      batch_size=batch_size, augment=augment, size=size)
+                      batch_size=batch_size, augment=augment, size=size, stratified=False)

@@ -16,7 +16,7 @@ from nasforge.nn.counting import measure
 from nasforge.registry import EVALUATORS
 from nasforge.spaces.base import SearchSpace
 from nasforge.task import Task
-from nasforge.training import TrainSettings, evaluate, fit, seeded
+from nasforge.training import TrainSettings, eval_loader, evaluate, fit, seeded
 
 
 def trial_seed(seed: int, arch: Architecture) -> int:
@@ -29,24 +29,28 @@ def trial_seed(seed: int, arch: Architecture) -> int:
 class TrainEvaluator(Evaluator):
     """Builds the standalone network, trains it from scratch for ``epochs`` on the train split,
     and reports validation accuracy (the search signal) and test accuracy (reporting only).
-    ``cost`` is the measured wall time in seconds."""
+    ``cost`` is the measured wall time in seconds. ``valid_epochs`` scores the validation
+    split only in the last that many epochs (``None``: after every epoch; the reward
+    ``valid_acc_max5`` takes the best of the last five scored)."""
 
     def __init__(self, space: SearchSpace, task: Task | None, seed: int = 0,
                  device: torch.device | None = None, epochs: int = 5, lr: float = 0.1,
                  momentum: float = 0.9, weight_decay: float = 5e-4,
                  optimizer: Literal["sgd", "adam"] = "sgd", grad_clip: float | None = 5.0,
                  label_smoothing: float = 0.0, max_batches: int | None = None,
-                 report_test: bool = True) -> None:
+                 valid_epochs: int | None = None, report_test: bool = True) -> None:
         if task is None:
             raise ConfigError("the train evaluator needs a task (config key 'task')")
         if epochs <= 0:
             raise ConfigError(f"evaluator.epochs must be positive, got {epochs}")
+        if valid_epochs is not None and valid_epochs <= 0:
+            raise ConfigError(f"evaluator.valid_epochs must be positive, got {valid_epochs}")
         self.space, self.task, self.seed = space, task, seed
         self.device = device or torch.device("cpu")
         self.settings = TrainSettings(
             epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay,
             optimizer=optimizer, grad_clip=grad_clip, label_smoothing=label_smoothing,
-            max_batches=max_batches,
+            max_batches=max_batches, valid_epochs=valid_epochs,
         )
         self.report_test = report_test
 
@@ -61,7 +65,7 @@ class TrainEvaluator(Evaluator):
                    # Zoph & Le's CIFAR reward: the best valid accuracy of the last 5 epochs
                    "valid_acc_max5": max(history.valid_acc[-5:])}
         if self.report_test:
-            metrics["test_acc"] = evaluate(model, self.task.loader("test"), self.device)[0]
+            metrics["test_acc"] = evaluate(model, eval_loader(self.task, "test"), self.device)[0]
         return Result(metrics=metrics, cost=time.perf_counter() - start,
                       params=cost.params, flops=cost.flops)
 

@@ -5,7 +5,15 @@ from torch import nn
 
 from nasforge.data.base import tensor_task
 from nasforge.errors import TrialFailed
-from nasforge.training import TrainSettings, evaluate, fit, seeded, train_epoch
+from nasforge.training import (
+    EVAL_BATCH,
+    TrainSettings,
+    eval_loader,
+    evaluate,
+    fit,
+    seeded,
+    train_epoch,
+)
 
 
 def task():
@@ -56,3 +64,21 @@ def test_non_finite_loss_raises_trial_failed():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(TrialFailed, match="non-finite"):
         train_epoch(model, task().loader("train"), opt, torch.device("cpu"))
+
+
+def test_valid_epochs_scores_only_the_last_epochs_and_changes_no_weights():
+    t = task()
+    models = []
+    for valid_epochs in (None, 2):
+        with seeded(0):
+            models.append(linear())
+        history = fit(models[-1], t, TrainSettings(epochs=5, lr=0.5, valid_epochs=valid_epochs),
+                      torch.device("cpu"))
+        assert len(history.valid_acc) == (5 if valid_epochs is None else 2)
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.equal(a, b)  # scoring the valid split does not touch training
+
+
+def test_eval_loader_uses_large_batches():
+    t = task()
+    assert eval_loader(t, "valid").batch_size == max(t.batch_size, EVAL_BATCH)

@@ -57,7 +57,12 @@ def test_pickle_round_trip(tmp_path, version):
     assert task.input_shape == (3, 32, 32) and task.num_classes == version
     full = task.train.dataset  # the whole official training set, uint8 in memory
     assert torch.equal(full.images, torch.from_numpy(x)) and full.labels.tolist() == y.tolist()
-    assert (len(task.train), len(task.valid), len(task.test)) == (48, 12, N_TEST)
+    if version == 10:  # NB201's split: stratified halves (per class, rounded)
+        n_valid = sum(min(n - 1, round(n * 0.5)) for n in np.bincount(y) if n)
+        assert (len(task.train), len(task.valid)) == (60 - n_valid, n_valid)
+    else:
+        assert (len(task.train), len(task.valid)) == (48, 12)
+    assert len(task.test) == N_TEST
     assert not set(task.train.indices) & set(task.valid.indices)
     assert sorted(task.train.indices + task.valid.indices) == list(range(60))
     # normalised per channel with the training set's statistics
@@ -86,7 +91,9 @@ def test_search_split_is_seeded_and_test_held_out(cifar10):
     assert a.train.indices == b.train.indices and a.train.indices != c.train.indices
     assert torch.equal(a.test.images, c.test.images)
     small = TASKS.build("cifar10", root=root, train_size=20, valid_fraction=0.25)
-    assert (len(small.train), len(small.valid)) == (15, 5)
+    per_class = np.bincount(cifar10[2])  # a stratified subset of 20 of the 60: per class rounded
+    kept = sum(n - min(n - 1, round(n * (1 - 20 / 60))) for n in per_class if n)
+    assert len(small.train) + len(small.valid) == kept
 
 
 def test_augment_keeps_shape_and_is_deterministic(cifar10):
