@@ -113,8 +113,8 @@ def _spos(scores: Sequence[Row], n: int = 15) -> str:
     best = sorted(rows, key=lambda r: -_float_or_nan(r.get("valid_acc")))[:n]
     flops = [_float_or_nan(r.get("flops")) for r in rows]
     finite = [f for f in flops if math.isfinite(f)]
-    span = (f"; FLOPs of the scored candidates {fmt_number(min(finite))} to "
-            f"{fmt_number(max(finite))}" if finite else "")
+    span = (f"; FLOPs of the scored candidates {fmt_number(round(min(finite)))} to "
+            f"{fmt_number(round(max(finite)))}" if finite else "")
     intro = (f"<p class=\"muted\">{len(rows)} candidates scored with inherited supernet weights "
              f"after batch-norm recalibration (search task's valid split){span}.</p>")
     return _table(f"SPOS: the best {len(best)} candidates of the evolution", best,
