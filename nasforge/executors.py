@@ -39,6 +39,12 @@ class Executor(ABC):
     def wait(self) -> tuple[int, Result]:
         """The next finished trial (blocks until one is)."""
 
+    def budget_clock(self, spent: float) -> float:
+        """The seconds a ``seconds`` budget counts, given the summed evaluation cost so far:
+        that sum for real executors (the compute spent); the simulated executor counts its
+        cluster's wall-clock instead."""
+        return spent
+
     def close(self) -> None:
         """Release workers."""
         log.debug("%s closed", type(self).__name__)

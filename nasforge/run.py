@@ -164,7 +164,8 @@ def _loop(store: TrialStore, space: SearchSpace, strategy: AskTellStrategy, budg
     with _progress_bar(budget, n, spent, progress) as bar:
         while True:
             while (len(in_flight) < executor.capacity and not strategy.finished
-                   and not _exhausted(budget, n + len(in_flight), spent)):
+                   and not _exhausted(budget, n + len(in_flight),
+                                      executor.budget_clock(spent))):
                 arch = strategy.ask()
                 trial_id = store.start(arch, space.key(arch), strategy.state_dict())
                 executor.submit(trial_id, arch)
