@@ -158,6 +158,7 @@ def _loop(store: TrialStore, space: SearchSpace, strategy: AskTellStrategy, budg
     n, spent = len(done), sum(t.result.cost for t in done)
     best = max((t.result.objective for t in done if t.status == "ok"), default=-math.inf)
     in_flight: dict[int, Architecture] = {}
+    executor.restore(done)  # e.g. the simulated clock goes on where it stopped
     for trial in again:  # asked before the kill: run as asked, never asked twice
         executor.submit(trial.id, trial.arch)
         in_flight[trial.id] = trial.arch

@@ -20,11 +20,13 @@ Config: ``executor: {name: simulated, workers: 64, synchronous: false}``.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Result
 from nasforge.executors import Executor
+from nasforge.store import Trial
 
 
 class SimulatedExecutor(Executor):
@@ -45,6 +47,12 @@ class SimulatedExecutor(Executor):
         if self.synchronous and self.draining:
             return len(self.events)  # no new work until the whole round is back
         return self.workers
+
+    def restore(self, finished: Sequence[Trial]) -> None:
+        """On resume the clock goes on from the last finished trial (the trials in flight at
+        the kill start again then), so a seconds budget is not counted twice."""
+        ends = [t.result.metrics.get("sim_time") for t in finished if t.status != "running"]
+        self.clock = max([float(e) for e in ends if isinstance(e, (int, float))], default=0.0)
 
     def budget_clock(self, spent: float) -> float:
         """The simulated wall-clock: the finish time of the last trial waited for, which is

@@ -117,7 +117,8 @@ def outcome_text(n_trials: int, n_failed: int, spent: float, evaluator: Mapping[
                  sim_clock: float | None = None) -> str:
     """The first line the command line prints after a search: what was done and what it
     cost, each number labelled (a one-shot run is not '1 trials, cost 2,200 s')."""
-    wall = f"; wall time {wall_time:.0f}s" if wall_time is not None else ""
+    wall = "" if wall_time is None else (
+        f"; wall time {wall_time:.0f}s" if wall_time >= 10 else f"; wall time {wall_time:.2g}s")
     if one_shot_epochs is not None:
         return (f"one-shot: supernet trained {one_shot_epochs} epochs, 1 architecture "
                 f"selected and evaluated{wall}")

@@ -54,6 +54,8 @@ def test_report_and_summary_describe_a_one_shot_run(workdir: Path):
     out = (workdir / "search.out").read_text()
     assert "1 trials" not in out and "one-shot: supernet trained 4 epochs" in out
     assert "NB201 table look-up of the selection:" in out
+    shown = nasforge("runs", "show", str(workdir / "full"), cwd=workdir).stdout
+    assert "one-shot: supernet trained 4 epochs" in shown and "trials" not in shown
 
 
 def test_kill_9_then_resume_selects_the_same_cell(workdir: Path):

@@ -69,3 +69,21 @@ def test_a_seconds_budget_is_the_simulated_clusters_wall_clock():
     starts = [end - t.result.cost for end, t in zip(ends, result.trials, strict=True)]
     assert 11_000 <= max(starts) < 12_000 <= max(ends) <= 12_000 + 9_000
     assert all(t.status == "ok" for t in result.trials)  # in-flight trials were kept
+
+
+def test_resume_continues_the_simulated_clock(tmp_path):
+    """A resumed run goes on from the simulated second it stopped at (the budget is not
+    started again from zero)."""
+    space = FunctionSpace([Categorical("x", list(range(40)))])
+    evaluator = FunctionEvaluator(lambda a: {"valid_acc": float(a["x"]), "cost": 10.0})
+
+    def search(seconds, resume):
+        return run_search(space, evaluator, InOrder(space), budget=Budget(seconds=seconds),
+                          run_dir=tmp_path / "run", resume=resume,
+                          executor=SimulatedExecutor(workers=2))
+
+    first = search(30, False)
+    assert max(t.result.metrics["sim_time"] for t in first.trials) == 30.0
+    resumed = search(60, True)
+    later = [t.result.metrics["sim_time"] for t in resumed.trials[len(first.trials):]]
+    assert later and min(later) == 40.0 and max(later) == 60.0
