@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_alpha(history: Sequence[np.ndarray], edges: Sequence[str],
@@ -97,6 +98,7 @@ def plot_history(history: Sequence[dict[str, float]], path: Path) -> Path | None
         for name in names:
             ax.plot(epochs, [row.get(name, np.nan) for row in history], marker=".", label=name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"supernet training: {title}")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
