@@ -74,7 +74,7 @@ def write_report(run_dir: Path, space: SearchSpace, extra_plots: Sequence[Plot] 
         plots += history_plot(run_dir)
     plots += list(extra_plots)
     sections = [config_section(run_dir), summary_section(summary, space, info, sim_clock(trials)),
-                retrain_section(run_dir), plots_section(plots, run_dir)]
+                retrain_section(run_dir, info), plots_section(plots, run_dir)]
     if info.one_shot:
         sections += diagnostics_sections(run_dir)
     else:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+import yaml
+
 from nasforge.evaluators.base import OBJECTIVE
 from nasforge.report.data import (
     TEST_METRIC,
@@ -146,21 +148,34 @@ def best_section(best: Trial | None, space: SearchSpace, info: RunInfo | None = 
             f"{body}\n</table>")
 
 
-def retrain_section(run_dir: Path) -> str:
+def retrain_section(run_dir: Path, info: RunInfo) -> str:
     """The command that retrains the result from scratch and exports it."""
-    best = run_dir / "best.json"
-    if not best.is_file():
+    if not (run_dir / "best.json").is_file():
         return ""
-    config = ""
-    if not (run_dir / "config.yaml").is_file():  # e.g. SPOS's evolution/: the parent's config
-        parent = run_dir.parent / "config.yaml"
-        config = f" --config {parent}" if parent.is_file() else " --config CONFIG.yaml"
-    command = f"nasforge train {run_dir / 'best.json'}{config}"
+    command = f"nasforge train {run_dir / 'best.json'}{_config_option(run_dir, info)}"
     return ("<h2>Retrain and export</h2>\n<p>Train the result from scratch on the run's task "
             "and export it (<code>model.pt</code>: state dict, architecture, input shape and "
             "classes; <code>model.ts</code>: TorchScript) into <code>"
             f"{escape(str(run_dir / 'retrain'))}</code>; <code>--epochs N</code> sets the "
             f"training length:</p>\n<pre>{escape(command)}</pre>")
+
+
+def _config_option(run_dir: Path, info: RunInfo) -> str:
+    """`` --config X`` when the run's own config.yaml cannot say what to train on: none
+    (e.g. SPOS's evolution/, whose parent holds it), or one without a task (a search on the
+    NB201 table trains nothing; the lm evaluator brings its own corpus)."""
+    own = run_dir / "config.yaml"
+    if not own.is_file():
+        parent = run_dir.parent / "config.yaml"
+        return f" --config {parent}" if parent.is_file() else " --config CONFIG.yaml"
+    try:
+        config = yaml.safe_load(own.read_text())
+    except (OSError, yaml.YAMLError):
+        return ""
+    has_task = isinstance(config, dict) and config.get("task") is not None
+    if has_task or info.evaluator.get("evaluator") == "lm":
+        return ""
+    return " --config configs/proxy_task.yaml   # the run has no task: name one to train on"
 
 
 def plots_section(plots: Sequence[Plot], run_dir: Path) -> str:

@@ -91,7 +91,11 @@ def test_a_single_trial_draws_no_best_so_far_chart(tmp_path: Path) -> None:
 def test_asktell_numbers_say_where_they_come_from(tmp_path: Path) -> None:
     run = make_run(tmp_path / "run", [table_result(i) for i in range(4)],
                    {"evaluator": TABLE, "created": 50.0, "finished_at": 62.5})
+    (run / "config.yaml").write_text("space: {name: nb201}\nevaluator: {name: table}\n")
+    (run / "best.json").write_text("{}")
     html = write_report(run, SPACE).read_text()
+    # a table search trained nothing: the retrain command names a config with a task
+    assert f"nasforge train {run / 'best.json'} --config configs/proxy_task.yaml" in html
     assert "NB201 table look-up: cifar10 validation accuracy after 200 epochs (search " \
            "signal)" in html
     assert "NB201 table look-up: cifar10 test accuracy after 200 epochs" in html
