@@ -14,11 +14,15 @@ import multiprocessing
 import os
 from abc import ABC, abstractmethod
 from collections import deque
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator, Result
+
+if TYPE_CHECKING:
+    from nasforge.store import Trial
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,17 @@ class Executor(ABC):
     @abstractmethod
     def wait(self) -> tuple[int, Result]:
         """The next finished trial (blocks until one is)."""
+
+    def restore(self, finished: Sequence[Trial]) -> None:
+        """Continue a resumed run after its ``finished`` trials (real executors keep no
+        state between runs)."""
+        del finished
+
+    def budget_clock(self, spent: float) -> float:
+        """The seconds a ``seconds`` budget counts, given the summed evaluation cost so far:
+        that sum for real executors (the compute spent); the simulated executor counts its
+        cluster's wall-clock instead."""
+        return spent
 
     def close(self) -> None:
         """Release workers."""

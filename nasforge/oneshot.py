@@ -13,6 +13,7 @@ import csv
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from nasforge.architecture import Architecture
 from nasforge.config import RunConfig, dump_config
 from nasforge.distributed import SINGLE, DistContext
 from nasforge.errors import ConfigError, RunDirError
-from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
+from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result, describe_for_store
 from nasforge.run import SearchResult, best_record, open_run_dir
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
@@ -68,6 +69,8 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     if path is not None:
         if dist.is_main:
             store = open_run_dir(path, resume=resume)
+            if not resume:
+                store.set_meta("created", time.time())  # the report's real wall time
             store.close()
             if config is not None and not resume:
                 (path / "config.yaml").write_text(dump_config(config))
@@ -82,7 +85,9 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
                            show, seed)
     result = _evaluate(evaluator, space, supernet, arch, task, device)
     plots = selection.report_plots(path) if path is not None else []
-    return _finish(path, space, supernet, state, arch, result, scores, plots)
+    plots += _strengths_plot(path, strategy, supernet, state)
+    return _finish(path, space, supernet, state, arch, result, scores, plots,
+                   describe_for_store(evaluator))
 
 
 def _supernet(space: SearchSpace, task: Task) -> Supernet:
@@ -130,7 +135,12 @@ def _evaluate(evaluator: Evaluator | None, space: SearchSpace, supernet: Superne
     """The configured evaluator's verdict on the selection (e.g. the NB201 table), else the
     accuracy of the selected path inside the supernet."""
     if evaluator is not None:
-        return evaluator.evaluate(arch)
+        result = evaluator.evaluate(arch)
+        # One FLOPs/params count per run: the network trained here, on the task's input
+        # (not, e.g., the NB201 table's CIFAR-10 network), as the selection's constraints count.
+        cost = space.cost(arch, task.shape)
+        result.params, result.flops = cost.params, cost.flops
+        return result
     from nasforge.training import evaluate
 
     model = supernet.export(arch).to(device)
@@ -186,8 +196,8 @@ def _load(path: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotS
 
 
 def _finish(path: Path | None, space: SearchSpace, supernet: Supernet, state: OneShotState,
-            arch: Architecture, result: Result, scores: list[Any], plots: list[Plot]
-            ) -> SearchResult:
+            arch: Architecture, result: Result, scores: list[Any], plots: list[Plot],
+            evaluator: dict[str, Any]) -> SearchResult:
     from nasforge.store import TrialStore
 
     store = TrialStore(path / "trials.sqlite" if path else ":memory:")
@@ -198,7 +208,9 @@ def _finish(path: Path | None, space: SearchSpace, supernet: Supernet, state: On
             store.finish(trial_id, result)
         store.set_meta("space", {"name": space.name, **space.options()})
         store.set_meta("epochs", state.history)
+        store.set_meta("evaluator", evaluator)
         store.set_meta("status", "finished")
+        store.set_meta("finished_at", time.time())
         trials = store.trials()
     outcome = SearchResult(trials, trials[-1], result.cost, path)
     if path is not None:
@@ -208,18 +220,28 @@ def _finish(path: Path | None, space: SearchSpace, supernet: Supernet, state: On
 
 def _write_outputs(path: Path, space: SearchSpace, supernet: Supernet, state: OneShotState,
                    outcome: SearchResult, scores: list[Any], plots: list[Plot]) -> None:
-    from nasforge.report import Plot, write_report
-    from nasforge.report.oneshot import plot_alpha
+    from nasforge.report import write_report
 
     assert outcome.best is not None
     (path / "best.json").write_text(json.dumps(best_record(space, outcome.best), indent=2) + "\n")
     (path / "history.json").write_text(json.dumps(state.history, indent=2) + "\n")
     np.save(path / "op_weights.npy", np.asarray(state.weights))
     _write_scores(path / "selection_scores.csv", scores)
-    extra = list(plots)
+    write_report(path, space, extra_plots=plots)
+
+
+def _strengths_plot(path: Path | None, strategy: OneShotStrategy, supernet: Supernet,
+                    state: OneShotState) -> list[Plot]:
+    """The heatmap of the strategy's learned op weights (none for SPOS: it learns none)."""
+    from nasforge.report import Plot
+    from nasforge.report.oneshot import plot_alpha
+
+    caption = strategy.strengths_caption()
+    if path is None or caption is None:
+        return []
     if plot_alpha(state.weights, supernet.edges, supernet.edge_ops, path / "plots" / "alpha.png"):
-        extra.append(Plot("plots/alpha.png", "Architecture weights (softmax alpha)"))
-    write_report(path, space, extra_plots=extra)
+        return [Plot("plots/alpha.png", caption)]
+    return []
 
 
 def _write_scores(path: Path, scores: list[dict[str, Any]]) -> None:

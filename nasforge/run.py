@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from nasforge.architecture import Architecture
 from nasforge.config import Budget, RunConfig, dump_config
 from nasforge.errors import ConfigError, RunDirError, TrialFailed
-from nasforge.evaluators.base import Evaluator, Result
+from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result, describe_for_store
 from nasforge.executors import Executor, LocalExecutor
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial, TrialStore
@@ -44,7 +44,7 @@ STORE_NAME = "trials.sqlite"
 Callback = Callable[[int, Architecture, Result], None]
 
 
-@dataclass
+@dataclass(repr=False)
 class SearchResult:
     trials: list[Trial]
     best: Trial | None
@@ -54,6 +54,16 @@ class SearchResult:
     @property
     def n_trials(self) -> int:
         return len(self.trials)
+
+    def __repr__(self) -> str:
+        """Short: the best architecture, its search signal and the trial count (a search of
+        thousands of trials must not print every one)."""
+        if self.best is None:
+            best = "best=None"
+        else:
+            best = f"best={self.best.arch!r}, {OBJECTIVE}={self.best.result.objective:.4g}"
+        return (f"SearchResult({best}, trials={self.n_trials}, "
+                f"run_dir={str(self.run_dir) if self.run_dir else None!r})")
 
 
 def best_trial(trials: Sequence[Trial]) -> Trial | None:
@@ -96,6 +106,7 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
     with store:
         if path is not None:
             _record_config(store, path, config, space, resume)
+            store.set_meta("evaluator", describe_for_store(evaluator))  # labels the report
         in_flight = _restore(store, strategy, resume)
         runner = executor or LocalExecutor()
         runner.start(evaluator)
@@ -105,6 +116,7 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
             runner.close()
         trials = store.trials()
         store.set_meta("status", "finished")
+        store.set_meta("finished_at", time.time())
     result = SearchResult(trials, best_trial(trials), sum(t.result.cost for t in trials), path)
     if path is not None:
         write_outputs(path, space, result, strategy.report_plots(path))
@@ -146,13 +158,15 @@ def _loop(store: TrialStore, space: SearchSpace, strategy: AskTellStrategy, budg
     n, spent = len(done), sum(t.result.cost for t in done)
     best = max((t.result.objective for t in done if t.status == "ok"), default=-math.inf)
     in_flight: dict[int, Architecture] = {}
+    executor.restore(done)  # e.g. the simulated clock goes on where it stopped
     for trial in again:  # asked before the kill: run as asked, never asked twice
         executor.submit(trial.id, trial.arch)
         in_flight[trial.id] = trial.arch
     with _progress_bar(budget, n, spent, progress) as bar:
         while True:
             while (len(in_flight) < executor.capacity and not strategy.finished
-                   and not _exhausted(budget, n + len(in_flight), spent)):
+                   and not _exhausted(budget, n + len(in_flight),
+                                      executor.budget_clock(spent))):
                 arch = strategy.ask()
                 trial_id = store.start(arch, space.key(arch), strategy.state_dict())
                 executor.submit(trial_id, arch)

@@ -9,17 +9,24 @@ run loop as real executors, in seconds of real time.
   anything new starts (a barrier per round).
 
 Each finished trial gets the metric ``sim_time``: the simulated wall-clock second it ended.
+
+A ``seconds`` budget is the simulated cluster's wall-clock (what N machines would take), not
+the summed cost of the trials (N times more): no trial starts at or after the budget, and the
+trials in flight at that moment run to their end and are kept, as a cluster that stops
+handing out work at the deadline would; so the clock ends at most one evaluation past it.
 Config: ``executor: {name: simulated, workers: 64, synchronous: false}``.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Result
 from nasforge.executors import Executor
+from nasforge.store import Trial
 
 
 class SimulatedExecutor(Executor):
@@ -40,6 +47,18 @@ class SimulatedExecutor(Executor):
         if self.synchronous and self.draining:
             return len(self.events)  # no new work until the whole round is back
         return self.workers
+
+    def restore(self, finished: Sequence[Trial]) -> None:
+        """On resume the clock goes on from the last finished trial (the trials in flight at
+        the kill start again then), so a seconds budget is not counted twice."""
+        ends = [t.result.metrics.get("sim_time") for t in finished if t.status != "running"]
+        self.clock = max([float(e) for e in ends if isinstance(e, (int, float))], default=0.0)
+
+    def budget_clock(self, spent: float) -> float:
+        """The simulated wall-clock: the finish time of the last trial waited for, which is
+        when the next submitted trial would start."""
+        del spent
+        return self.clock
 
     def submit(self, trial_id: int, arch: Architecture) -> None:
         from nasforge.run import evaluate_safely

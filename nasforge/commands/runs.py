@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.errors import RunDirError
+from nasforge.report.data import load_run_info, sim_clock
+from nasforge.report.sources import metrics_text, outcome_text
 from nasforge.run import STORE_NAME, best_trial
 from nasforge.store import TrialStore
 
@@ -20,6 +22,7 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
         space = store.get_meta("space", {})
         status = store.get_meta("status", "unknown")
     best = best_trial(trials)
+    info = load_run_info(run_dir)
     best_json = run_dir / "best.json"
     record = json.loads(best_json.read_text()) if best_json.is_file() else None
     return {
@@ -30,6 +33,10 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
         "n_failed": sum(t.status == "failed" for t in trials),
         "n_running": sum(t.status == "running" for t in trials),
         "cost_seconds": sum(t.result.cost for t in trials),
+        "evaluator": info.evaluator,
+        "one_shot_epochs": None if info.epochs is None else len(info.epochs),
+        "wall_seconds": info.wall_time,
+        "sim_clock_seconds": sim_clock(trials),
         "best": None if best is None else {
             "trial": best.id,
             "architecture": best.arch.to_dict(),
@@ -46,12 +53,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"run       {summary['run_dir']}",
         f"status    {summary['status']}",
         f"space     {summary['space']}",
-        f"trials    {summary['n_trials']} ({summary['n_failed']} failed)",
-        f"cost      {summary['cost_seconds']:.0f}s",
+        "search    " + outcome_text(summary["n_trials"], summary["n_failed"],
+                                    summary["cost_seconds"], summary["evaluator"],
+                                    one_shot_epochs=summary["one_shot_epochs"],
+                                    wall_time=summary["wall_seconds"],
+                                    sim_clock=summary["sim_clock_seconds"]),
     ]
     best = summary["best"]
     if best:
-        metrics = "  ".join(f"{k} {v:.2f}" for k, v in sorted(best["metrics"].items()))
+        metrics = metrics_text(best["metrics"], summary["evaluator"],
+                               one_shot=summary["one_shot_epochs"] is not None)
         lines += [f"best      {best['arch_str']}", f"metrics   {metrics}"]
     return "\n".join(lines)
 

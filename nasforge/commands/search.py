@@ -135,12 +135,18 @@ def check_sections(config: RunConfig, parts: Components) -> None:
 
 
 def _print_summary(result: SearchResult, fmt: object) -> None:
+    from nasforge.report.data import RunInfo, load_run_info, sim_clock
+    from nasforge.report.sources import metrics_text, outcome_text
+
+    info = load_run_info(result.run_dir) if result.run_dir else RunInfo({}, None, None, None)
     failed = sum(t.status == "failed" for t in result.trials)
-    click.echo(f"{result.n_trials} trials ({failed} failed), cost {result.spent:.0f}s")
+    click.echo(outcome_text(result.n_trials, failed, result.spent, info.evaluator,
+                            one_shot_epochs=None if info.epochs is None else len(info.epochs),
+                            wall_time=info.wall_time, sim_clock=sim_clock(result.trials)))
     if result.best is None:
         click.echo("no trial finished")
         return
-    metrics = "  ".join(f"{k} {v:.2f}" for k, v in sorted(result.best.result.metrics.items()))
+    metrics = metrics_text(result.best.result.metrics, info.evaluator, one_shot=info.one_shot)
     click.echo(f"best: {fmt(result.best.arch)}")  # type: ignore[operator]
     click.echo(f"      {metrics}")
     click.echo(f"report: {result.run_dir}/report.html")

@@ -101,18 +101,19 @@ def retrain(arch_json: Path, config_path: Path | None, overrides: Sequence[str],
         "seconds": history.seconds,
         "model": str(out / "model.pt"),
     }
-    save_model(model.cpu(), record, task.input_shape, out)
+    save_model(model.cpu(), record, task.input_shape, out, num_classes=task.shape.num_classes)
     (out / "retrain.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 
 def save_model(model: torch.nn.Module, record: dict[str, Any], input_shape: tuple[int, ...],
-               out: Path) -> None:
-    """``model.pt``: state_dict + architecture (rebuild with the space); ``model.ts``: a
-    TorchScript trace that runs without nasforge."""
+               out: Path, num_classes: int | None = None) -> None:
+    """``model.pt``: state_dict + architecture + input shape and number of classes (enough to
+    rebuild it with the space: ``space.build(arch, Shape(input_shape, num_classes))``);
+    ``model.ts``: a TorchScript trace that runs without nasforge."""
     model.eval()
     torch.save({"state_dict": model.state_dict(), "space": record["space"],
-                "architecture": record["architecture"], "input_shape": list(input_shape)},
-               out / "model.pt")
+                "architecture": record["architecture"], "input_shape": list(input_shape),
+                "num_classes": num_classes}, out / "model.pt")
     traced = torch.jit.trace(model, torch.zeros(2, *input_shape))
     traced.save(str(out / "model.ts"))

@@ -53,3 +53,14 @@ class Evaluator(ABC):
     def describe(self) -> dict[str, Any]:
         """What the report shows about this evaluator."""
         return {"evaluator": type(self).__name__}
+
+
+def describe_for_store(evaluator: Evaluator | None) -> dict[str, Any]:
+    """``evaluator.describe()`` with plain JSON values (what the run store keeps, so a report
+    can say where each number comes from). ``None``: a one-shot run that scores its selection
+    on the selected path inside the supernet."""
+    if evaluator is None:
+        return {"evaluator": "supernet_path"}
+    plain = (str, int, float, bool, type(None))
+    return {str(k): v if isinstance(v, plain) else str(v)
+            for k, v in evaluator.describe().items()}

@@ -262,7 +262,9 @@ class LanguageModelEvaluator(Evaluator):
                   "model": str(out / "model.pt")}
         model.cpu()
         torch.save({"state_dict": model.state_dict(), "space": record["space"],
-                    "architecture": record["architecture"], "vocab": self.corpus.vocab},
+                    "architecture": record["architecture"], "vocab": self.corpus.vocab,
+                    "num_classes": self.shape.num_classes,  # the vocabulary size
+                    "input_shape": list(self.shape.input_shape)},
                    out / "model.pt")
         (out / "retrain.json").write_text(json.dumps(record, indent=2) + "\n")
         return record

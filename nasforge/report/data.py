@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from nasforge.store import Trial, TrialStore
 log = logging.getLogger(__name__)
 
 TEST_METRIC = "test_acc"
+SIM_TIME = "sim_time"  # set by the simulated executor: the simulated second a trial ended
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,31 @@ class Summary:
     total_cost: float  # seconds of evaluation cost (simulated for a table)
     wall_time: float | None  # first start to last finish, in seconds
     best: Trial | None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the run spine recorded about a run besides its trials (store meta data).
+
+    ``evaluator``: the evaluator's description (``{"evaluator": "table", ...}``), {} if not
+    recorded; ``epochs``: the supernet's per-epoch history of a one-shot run (None for an
+    ask/tell run); ``created`` / ``finished_at``: real clock times (None if not recorded)."""
+
+    evaluator: dict[str, Any]
+    epochs: list[dict[str, float]] | None
+    created: float | None
+    finished_at: float | None
+
+    @property
+    def one_shot(self) -> bool:
+        return self.epochs is not None
+
+    @property
+    def wall_time(self) -> float | None:
+        """Real seconds from the run's creation to its end (pauses before a resume included)."""
+        if self.created is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.created
 
 
 @dataclass(frozen=True)
@@ -60,6 +87,28 @@ def load_trials(run_dir: Path) -> list[Trial]:
         return []
     with TrialStore(path) as store:
         return store.trials()
+
+
+def load_run_info(run_dir: Path) -> RunInfo:
+    """The run's meta data; empty for a directory without a store."""
+    path = run_dir / STORE_NAME
+    if not path.is_file():
+        return RunInfo({}, None, None, None)
+    with TrialStore(path) as store:
+        evaluator, epochs = store.get_meta("evaluator", {}), store.get_meta("epochs")
+        created, finished = store.get_meta("created"), store.get_meta("finished_at")
+    return RunInfo(evaluator if isinstance(evaluator, dict) else {},
+                   epochs if isinstance(epochs, list) else None,
+                   float(created) if isinstance(created, (int, float)) else None,
+                   float(finished) if isinstance(finished, (int, float)) else None)
+
+
+def sim_clock(trials: Sequence[Trial]) -> float | None:
+    """The simulated cluster's wall-clock at the end (the last ``sim_time``), None if the run
+    was not on the simulated executor."""
+    times = [metric_of(t, SIM_TIME) for t in trials]
+    finite = [x for x in times if math.isfinite(x)]
+    return max(finite) if finite else None
 
 
 def signal_of(trial: Trial) -> float:

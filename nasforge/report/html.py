@@ -1,15 +1,27 @@
-"""The self-contained report.html: inline CSS, images by relative path, no JavaScript."""
+"""The self-contained report.html: inline CSS, images embedded as base64 PNG data URIs (the
+PNG files are kept beside it too), no JavaScript: one file that can be sent as it is."""
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+import yaml
+
 from nasforge.evaluators.base import OBJECTIVE
-from nasforge.report.data import TEST_METRIC, Summary, arch_text, has_metric, top_trials
+from nasforge.report.data import (
+    TEST_METRIC,
+    RunInfo,
+    Summary,
+    arch_text,
+    has_metric,
+    top_trials,
+)
+from nasforge.report.sources import metric_source, shown_metrics, signal_name, size_source
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial
 
@@ -34,7 +46,7 @@ figcaption { color: #555; font-size: .9em; }
 
 @dataclass(frozen=True)
 class Plot:
-    """One image of the report: its path relative to report.html and a caption."""
+    """One image of the report: its PNG's path relative to report.html and a caption."""
 
     src: str
     caption: str
@@ -71,44 +83,119 @@ def config_section(run_dir: Path) -> str:
     return f"<h2>Configuration</h2>\n<pre>{escape(path.read_text())}</pre>"
 
 
-def summary_section(summary: Summary, space: SearchSpace) -> str:
-    """Counts, costs and the best architecture with its metrics."""
-    rows = [
-        ("search space", space.name),
-        ("trials", fmt_number(summary.n_trials)),
-        ("ok / failed", f"{fmt_number(summary.n_ok)} / {fmt_number(summary.n_failed)}"
-         + (f" ({summary.n_running} unfinished)" if summary.n_running else "")),
-        ("total evaluation cost", fmt_seconds(summary.total_cost)),
-        ("wall time", fmt_seconds(summary.wall_time)),
-    ]
+def summary_section(summary: Summary, space: SearchSpace, info: RunInfo,
+                    sim_clock: float | None = None) -> str:
+    """Counts, costs (each labelled with what it is) and the best architecture."""
+    rows = [("search space", space.name)]
+    rows += _oneshot_rows(summary, info) if info.one_shot else _asktell_rows(summary, info,
+                                                                             sim_clock)
+    if info.wall_time is not None:
+        rows.append(("wall time (real, start to end of the run)", fmt_seconds(info.wall_time)))
+    elif not info.one_shot:
+        rows.append(("wall time (real, first trial start to last trial end)",
+                     fmt_seconds(summary.wall_time)))
     body = "\n".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
-    return f"<h2>Summary</h2>\n<table>\n{body}\n</table>\n{best_section(summary.best, space)}"
+    return (f"<h2>Summary</h2>\n<table>\n{body}\n</table>\n"
+            f"{best_section(summary.best, space, info)}")
 
 
-def best_section(best: Trial | None, space: SearchSpace) -> str:
-    """The best architecture in the space's own format, and all of its numbers."""
+def _asktell_rows(summary: Summary, info: RunInfo, sim_clock: float | None
+                  ) -> list[tuple[str, str]]:
+    simulated = info.evaluator.get("evaluator") == "table"
+    rows = [("trials", fmt_number(summary.n_trials)),
+            ("ok / failed", f"{fmt_number(summary.n_ok)} / {fmt_number(summary.n_failed)}"
+             + (f" ({summary.n_running} unfinished)" if summary.n_running else "")),
+            ("evaluation cost, summed over trials"
+             + (" (simulated: NB201 table training times)" if simulated else " (measured)"),
+             fmt_seconds(summary.total_cost))]
+    if sim_clock is not None:
+        rows.append(("simulated cluster wall-clock (what a seconds budget counts)",
+                     fmt_seconds(sim_clock)))
+    return rows
+
+
+def _oneshot_rows(summary: Summary, info: RunInfo) -> list[tuple[str, str]]:
+    epochs = len(info.epochs or [])
+    kind = info.evaluator.get("evaluator")
+    rows = [("method", f"one-shot: supernet trained for {epochs} epochs, one architecture "
+                       "selected, then evaluated once")]
+    if summary.best is not None and kind == "table":
+        rows.append(("NB201 training time of the selected cell (simulated, not spent here)",
+                     fmt_seconds(summary.best.result.cost)))
+    elif summary.best is not None and kind not in ("supernet_path", None):
+        rows.append(("evaluation of the selected architecture (measured)",
+                     fmt_seconds(summary.best.result.cost)))
+    return rows
+
+
+def best_section(best: Trial | None, space: SearchSpace, info: RunInfo | None = None) -> str:
+    """The best architecture in the space's own format, and each of its numbers with where
+    it comes from."""
     if best is None:
         return '<h2>Best architecture</h2>\n<p class="muted">no successful trial</p>'
+    info = info or RunInfo({}, None, None, None)
     result = best.result
-    numbers: list[tuple[str, str]] = [(k, fmt_number(v)) for k, v in result.metrics.items()]
-    numbers += [(k, fmt_number(v)) for k, v in (("params", result.params),
-                                                 ("FLOPs", result.flops)) if v is not None]
-    numbers.append(("cost", fmt_seconds(result.cost)))
-    body = "\n".join(f"<tr><th>{escape(k)}</th><td class=\"num\">{escape(v)}</td></tr>"
-                     for k, v in numbers)
-    return (f"<h2>Best architecture (trial {best.id})</h2>\n"
-            f"<pre>{escape(arch_text(space, best.arch))}</pre>\n<table>\n{body}\n</table>")
+    numbers = [(k, fmt_number(v), metric_source(k, info.evaluator, one_shot=info.one_shot))
+               for k, v in shown_metrics(result.metrics).items()]
+    numbers += [(k, fmt_number(v), size_source(info.evaluator, one_shot=info.one_shot))
+                for k, v in (("params", result.params), ("FLOPs", result.flops))
+                if v is not None]
+    body = "\n".join(f'<tr><th>{escape(k)}</th><td class="num">{escape(v)}</td>'
+                     f'<td class="muted">{escape(src)}</td></tr>' for k, v, src in numbers)
+    title = "Selected architecture" if info.one_shot else f"Best architecture (trial {best.id})"
+    return (f"<h2>{title}</h2>\n<pre>{escape(arch_text(space, best.arch))}</pre>\n"
+            f"<table>\n<tr><th>number</th><th>value</th><th>where it comes from</th></tr>\n"
+            f"{body}\n</table>")
 
 
-def plots_section(plots: Sequence[Plot]) -> str:
-    """The figures, or a note when there was nothing to plot."""
-    if not plots:
-        return '<h2>Plots</h2>\n<p class="muted">nothing to plot: no successful trial</p>'
-    figures = "\n".join(
-        f'<figure><img src="{escape(p.src)}" alt="{escape(p.caption)}">'
-        f"<figcaption>{escape(p.caption)}</figcaption></figure>" for p in plots
-    )
-    return f"<h2>Plots</h2>\n{figures}"
+def retrain_section(run_dir: Path, info: RunInfo) -> str:
+    """The command that retrains the result from scratch and exports it."""
+    if not (run_dir / "best.json").is_file():
+        return ""
+    command = f"nasforge train {run_dir / 'best.json'}{_config_option(run_dir, info)}"
+    return ("<h2>Retrain and export</h2>\n<p>Train the result from scratch on the run's task "
+            "and export it (<code>model.pt</code>: state dict, architecture, input shape and "
+            "classes; <code>model.ts</code>: TorchScript) into <code>"
+            f"{escape(str(run_dir / 'retrain'))}</code>; <code>--epochs N</code> sets the "
+            f"training length:</p>\n<pre>{escape(command)}</pre>")
+
+
+def _config_option(run_dir: Path, info: RunInfo) -> str:
+    """`` --config X`` when the run's own config.yaml cannot say what to train on: none
+    (e.g. SPOS's evolution/, whose parent holds it), or one without a task (a search on the
+    NB201 table trains nothing; the lm evaluator brings its own corpus)."""
+    own = run_dir / "config.yaml"
+    if not own.is_file():
+        parent = run_dir.parent / "config.yaml"
+        return f" --config {parent}" if parent.is_file() else " --config CONFIG.yaml"
+    try:
+        config = yaml.safe_load(own.read_text())
+    except (OSError, yaml.YAMLError):
+        return ""
+    has_task = isinstance(config, dict) and config.get("task") is not None
+    if has_task or info.evaluator.get("evaluator") == "lm":
+        return ""
+    return " --config configs/proxy_task.yaml   # the run has no task: name one to train on"
+
+
+def plots_section(plots: Sequence[Plot], run_dir: Path) -> str:
+    """The figures, embedded, or a note when there was nothing to plot."""
+    figures = [_figure(p, run_dir) for p in plots]
+    shown = [f for f in figures if f]
+    if not shown:
+        return '<h2>Plots</h2>\n<p class="muted">nothing to plot</p>'
+    return "<h2>Plots</h2>\n" + "\n".join(shown)
+
+
+def _figure(plot: Plot, run_dir: Path) -> str:
+    """One <figure> with the PNG inlined as a data URI ('' if the file is missing)."""
+    path = run_dir / plot.src
+    if not path.is_file():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{escape(plot.caption)}" '
+            f'title="{escape(plot.src)}"><figcaption>{escape(plot.caption)}</figcaption>'
+            "</figure>")
 
 
 def trials_section(trials: Sequence[Trial], space: SearchSpace, n: int = 20) -> str:
@@ -118,12 +205,14 @@ def trials_section(trials: Sequence[Trial], space: SearchSpace, n: int = 20) -> 
     extra = [m for m in (TEST_METRIC,) if has_metric(trials, m)]
     sizes = [s for s in ("params", "flops") if any(getattr(t.result, s) is not None
                                                    for t in trials)]
-    head = ["id", "architecture", OBJECTIVE, *extra,
+    ok = [t for t in trials if t.result.ok]
+    signal = signal_name(ok[0].result.metrics) if ok else OBJECTIVE
+    head = ["id", "architecture", f"{signal} (search signal)", *extra,
             *("FLOPs" if s == "flops" else s for s in sizes), "cost", "status"]
     rows = [_trial_row(t, space, extra, sizes) for t in top_trials(trials, n)]
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
     shown = min(n, len(trials))
-    return (f"<h2>Top {shown} of {len(trials)} trials by {escape(OBJECTIVE)}</h2>\n"
+    return (f"<h2>Top {shown} of {len(trials)} trials by {escape(signal)}</h2>\n"
             f"<table>\n<tr>{header}</tr>\n" + "\n".join(rows) + "\n</table>")
 
 

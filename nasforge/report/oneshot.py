@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_alpha(history: Sequence[np.ndarray], edges: Sequence[str],
@@ -72,4 +73,33 @@ def plot_generations(history: Sequence[dict[str, float]], path: Path) -> Path | 
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="lower right", fontsize=8)
+    return save_figure(fig, path)
+
+
+def plot_history(history: Sequence[dict[str, float]], path: Path) -> Path | None:
+    """The supernet's training per epoch (``history.json``): losses on the left, accuracies
+    (%) in the middle, anything else it logged (lr, regulariser, mean drop p) on the right."""
+    if len(history) < 1:
+        return None
+    from nasforge.report.plots import new_figure, save_figure
+
+    keys = [k for k in history[-1] if k != "epoch"]
+    groups = [(title, [k for k in keys if test(k)]) for title, test in (
+        ("loss", lambda k: "loss" in k or "nll" in k),
+        ("accuracy (%)", lambda k: k.endswith("_acc")),
+        ("other", lambda k: not ("loss" in k or "nll" in k or k.endswith("_acc"))))]
+    groups = [(title, names) for title, names in groups if names]
+    if not groups:
+        return None
+    fig = new_figure(4.2 * len(groups) + 0.6, 3.6)
+    axes = np.atleast_1d(fig.subplots(1, len(groups)))
+    epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
+    for ax, (title, names) in zip(axes, groups, strict=True):
+        for name in names:
+            ax.plot(epochs, [row.get(name, np.nan) for row in history], marker=".", label=name)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(f"supernet training: {title}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
     return save_figure(fig, path)

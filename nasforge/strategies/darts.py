@@ -78,6 +78,11 @@ class DartsSearch(OneShotStrategy):
         valid = self.supernet.arch_state.valid.to(self.alpha.device)
         return torch.softmax(self.alpha.masked_fill(valid == 0, -math.inf), dim=-1)
 
+    def strengths_caption(self) -> str | None:
+        if self.fixed_alpha:  # alpha stays uniform: a heatmap would show nothing learned
+            return None
+        return "Architecture weights softmax(alpha) per edge and op, and over training"
+
     def _apply_alpha(self) -> None:
         assert self.supernet is not None
         self.supernet.set_weights(self.op_strengths())

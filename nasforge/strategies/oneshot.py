@@ -83,6 +83,12 @@ class OneShotStrategy(ABC):
     def op_strengths(self) -> torch.Tensor:
         """(edges, ops) strengths for magnitude-based selection (e.g. softmax(alpha))."""
 
+    def strengths_caption(self) -> str | None:
+        """What ``op_strengths`` are, as the report's heatmap caption; None when they are no
+        learned architecture weights (e.g. SPOS's path-sampling counts), so no heatmap is
+        drawn."""
+        return None
+
     @abstractmethod
     def state_dict(self) -> dict[str, Any]: ...
 

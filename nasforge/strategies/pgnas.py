@@ -160,6 +160,10 @@ class PosteriorTraining(OneShotStrategy):
         """Keep probabilities 1 - p per (layer, group): the learned posterior's heatmap."""
         return 1.0 - self.bank.drop_probs().detach()
 
+    def strengths_caption(self) -> str | None:
+        return "Keep probabilities 1 - p (learned posterior) per layer and group, and over " \
+            "training"
+
     def state_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),

@@ -12,7 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from cli_helpers import nasforge
+
+from nasforge.architecture import Architecture
+from nasforge.commands.train import read_arch_json
+from nasforge.task import Shape
 
 TINY = """\
 seed: 0
@@ -60,6 +65,11 @@ def test_train_retrains_the_best_architecture(finished_run: Path, workdir: Path)
     assert (workdir / "model" / "model.pt").is_file() and (workdir / "model" / "model.ts").is_file()
     record = json.loads((workdir / "model" / "retrain.json").read_text())
     assert record["epochs"] == 1 and 0 <= record["test_acc"] <= 100
+    saved = torch.load(workdir / "model" / "model.pt", weights_only=False)
+    space, arch = read_arch_json(finished_run / "best.json")  # rebuilt from model.pt alone:
+    shape = Shape(tuple(saved["input_shape"]), saved["num_classes"])
+    space.build(Architecture(saved["architecture"]), shape).load_state_dict(saved["state_dict"])
+    assert saved["architecture"] == arch.to_dict() and saved["num_classes"] == 10
 
 
 def test_set_seed_changes_the_run(workdir: Path, finished_run: Path):

@@ -29,7 +29,8 @@ evaluator: {name: table}
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("oneshot")
     (path / "pt.yaml").write_text(TINY)
-    nasforge("search", "pt.yaml", "--out", "full", cwd=path)
+    proc = nasforge("search", "pt.yaml", "--out", "full", cwd=path)
+    (path / "search.out").write_text(proc.stdout)
     return path
 
 
@@ -44,6 +45,17 @@ def test_outputs_of_a_dartspt_run(workdir: Path):
     assert summary["status"] == "finished" and summary["n_trials"] == 1
     nasforge("train", str(run / "best.json"), "--epochs", "1", "--out", "model", cwd=workdir)
     assert (workdir / "model" / "model.ts").is_file()
+
+
+def test_report_and_summary_describe_a_one_shot_run(workdir: Path):
+    html = (workdir / "full" / "report.html").read_text()
+    assert "softmax(alpha)" in html and "DARTS-PT: valid accuracy" in html
+    assert "supernet_training.png" in html and "nasforge train " in html
+    out = (workdir / "search.out").read_text()
+    assert "1 trials" not in out and "one-shot: supernet trained 4 epochs" in out
+    assert "NB201 table look-up of the selection:" in out
+    shown = nasforge("runs", "show", str(workdir / "full"), cwd=workdir).stdout
+    assert "one-shot: supernet trained 4 epochs" in shown and "trials" not in shown
 
 
 def test_kill_9_then_resume_selects_the_same_cell(workdir: Path):

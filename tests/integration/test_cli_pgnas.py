@@ -35,6 +35,9 @@ def test_outputs(workdir: Path):
         assert (run / name).is_file(), name
     assert json.loads((run / "best.json").read_text())["arch_str"].startswith("|")
     assert len((run / "selection_scores.csv").read_text().splitlines()) == 41
+    html = (run / "report.html").read_text()
+    assert "Keep probabilities" in html and "softmax(alpha)" not in html
+    assert "learned drop probability" in html
 
 
 def sampling_started(run: Path) -> bool:

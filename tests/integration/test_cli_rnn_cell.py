@@ -25,7 +25,8 @@ budget: {trials: 8}
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("rnn_cell")
     (path / "rnn.yaml").write_text(TINY)
-    nasforge("search", "rnn.yaml", "--out", "full", cwd=path)
+    proc = nasforge("search", "rnn.yaml", "--out", "full", cwd=path)
+    (path / "search.out").write_text(proc.stdout)
     return path
 
 
@@ -49,6 +50,10 @@ def test_outputs_and_retraining(workdir: Path):
     assert metrics["valid_acc"] == metrics["reward"] == pytest.approx(
         6400.0 / metrics["valid_ppl"] ** 2)
     assert "test_ppl" in metrics and "c_t:" in best["arch_str"]
+    summary = (workdir / "search.out").read_text()  # the reward is named as what it is
+    assert f"reward {metrics['reward']:.2f} (search signal)" in summary
+    assert "valid_acc" not in summary
+    assert "c / valid_ppl^2" in (run / "report.html").read_text()
     proc = nasforge("train", str(run / "best.json"), "--epochs", "1", "--out", "model",
                     cwd=workdir)
     assert "valid_ppl" in proc.stdout and "test_ppl" in proc.stdout

@@ -57,6 +57,19 @@ def test_outputs_and_the_constraint(workdir: Path):
     assert (workdir / "model" / "model.ts").is_file()
 
 
+def test_one_flops_count_and_no_op_weight_heatmap(workdir: Path):
+    """best.json counts the winner's FLOPs as the constrained evolution did (the network on
+    the task's input), not the NB201 table's CIFAR-10 network; SPOS learns no op weights."""
+    run = workdir / "full"
+    best = json.loads((run / "best.json").read_text())
+    same = [t for t in trials(run) if t.key == best["key"]]
+    assert same and (best["flops"], best["params"]) == (same[0].result.flops,
+                                                        same[0].result.params)
+    assert not (run / "plots" / "alpha.png").exists()
+    html = (run / "report.html").read_text()
+    assert "softmax(alpha)" not in html and "SPOS: the best" in html
+
+
 def in_training(run: Path) -> bool:
     if not (run / "checkpoint.pt").is_file():
         return False

@@ -142,4 +142,5 @@ def test_retrain_saves_the_model(tmp_path: Path):
     model = evaluator.space.build(arch, evaluator.shape)
     model.load_state_dict(saved["state_dict"])
     assert saved["vocab"] == evaluator.corpus.vocab
+    assert saved["num_classes"] == evaluator.shape.num_classes == len(saved["vocab"])
     assert (tmp_path / "out" / "retrain.json").is_file()

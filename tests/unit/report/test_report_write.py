@@ -59,7 +59,7 @@ def test_nb201_report_has_plots_best_arch_and_test_acc(tmp_path: Path) -> None:
     assert "&lt;boom&gt;" in html and "<boom>" not in html  # escaped
     assert "<h1>nasforge run: run</h1>" in html
     for name in PLOTS:
-        assert f'src="plots/{name}"' in html
+        assert f'title="plots/{name}"' in html  # embedded (see test_report_truth.py)
         assert_png(tmp_path / "run" / "plots" / name)
 
 
