@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -49,6 +48,8 @@ def main(verbose: bool) -> None:
     """nasforge: neural architecture search on PyTorch."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    # Without a terminal, progress is a line now and then on stderr (nasforge.progress).
+    logging.getLogger("nasforge.progress").setLevel(logging.INFO)
 
 
 @main.command()
@@ -108,11 +109,12 @@ def runs_show(run_dir: Path, as_json: bool) -> None:
 def train(arch_json: Path, config: Path | None, overrides: tuple[str, ...], epochs: int | None,
           out: Path | None, progress: bool | None) -> None:
     """Retrain the architecture in ARCH_JSON (a best.json) from scratch and save the model."""
+    from nasforge.commands.interrupts import interrupts_end_the_run
     from nasforge.commands.train import retrain
 
     start = time.perf_counter()
-    record = retrain(arch_json, config, overrides, epochs, out,
-                     sys.stderr.isatty() if progress is None else progress)
+    with interrupts_end_the_run(None):
+        record = retrain(arch_json, config, overrides, epochs, out, progress)
     metric = "ppl" if "valid_ppl" in record else "acc"  # language models: perplexity
     click.echo(f"valid_{metric} {record[f'valid_{metric}']:.2f}  test_{metric} "
                f"{record[f'test_{metric}']:.2f}  params {record['params']:,}  "
