@@ -32,6 +32,11 @@ class Executor(ABC):
     def start(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
 
+    def check(self) -> None:
+        """Fail fast on a setting that cannot work (e.g. no cluster at the address), before
+        a run directory is made."""
+        log.debug("%s: nothing to check", type(self).__name__)
+
     @abstractmethod
     def submit(self, trial_id: int, arch: Architecture) -> None: ...
 

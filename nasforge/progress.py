@@ -34,9 +34,9 @@ class Progress:
     budget whose last evaluation crosses it)."""
 
     def __init__(self, desc: str, total: float | None = None, *, unit: str = "it",
-                 progress: bool | None = None, initial: float = 0.0, leave: bool = True,
+                 progress: bool | None = None, initial: float = 0, leave: bool = True,
                  log_every: float = LOG_EVERY) -> None:
-        self.desc, self.total, self.unit = desc, total, unit
+        self.desc, self.total, self.unit, self.leave = desc, total, unit, leave
         self.logs = progress is None and not sys.stderr.isatty()
         self.count = self._capped(initial)
         self.text = ""
@@ -48,7 +48,7 @@ class Progress:
     def _capped(self, count: float) -> float:
         return count if self.total is None else min(count, self.total)
 
-    def advance(self, n: float = 1.0, status: str | None = None) -> None:
+    def advance(self, n: float = 1, status: str | None = None) -> None:
         step = self._capped(self.count + n) - self.count
         self.count += step
         if status is not None:
@@ -64,10 +64,11 @@ class Progress:
     def _log(self) -> None:
         self.last_log = time.monotonic()
         done = f"{self.count:.0f}" + ("" if self.total is None else f"/{self.total:.0f}")
-        log.info("%s: %s %s%s", self.desc, done, self.unit, f", {self.text}" if self.text else "")
+        units = self.unit if self.unit == "s" else f"{self.unit}s"
+        log.info("%s: %s %s%s", self.desc, done, units, f", {self.text}" if self.text else "")
 
     def close(self) -> None:
-        if self.logs:
+        if self.logs and self.leave:  # a passing inner phase: its outer phase reports
             self._log()
         self.bar.close()
 

@@ -96,6 +96,10 @@ class RayExecutor(Executor):
         self.task = ray.remote(_evaluate).options(
             num_cpus=self.cpus, num_gpus=self.gpus, max_retries=self.max_retries)
 
+    def check(self) -> None:
+        if self.address:
+            self._check_reachable(self.address)
+
     def _check_reachable(self, address: str) -> None:
         """Fail fast, naming the address, instead of Ray's long connection retries: the
         address must answer, and answer as Ray does (gRPC, i.e. HTTP/2)."""

@@ -74,6 +74,10 @@ def _search(config: RunConfig, config_path: Path | None, overrides: Sequence[str
         check_nproc(config.distributed)
         launch(config.distributed, config_path, overrides, run_dir, resume, progress)
         return None
+    executor = None
+    if not one_shot:
+        executor = make_executor(config.executor.to_dict() if config.executor else None)
+        executor.check()
     if context.is_main:
         click.echo(f"run directory: {run_dir}", err=True)
     if isinstance(strategy, OneShotStrategy):
@@ -89,8 +93,7 @@ def _search(config: RunConfig, config_path: Path | None, overrides: Sequence[str
             return None
         result = outcome
     else:
-        assert parts.evaluator is not None
-        executor = make_executor(config.executor.to_dict() if config.executor else None)
+        assert parts.evaluator is not None and executor is not None
         result = run_search(parts.space, parts.evaluator, strategy, budget=config.budget,
                             run_dir=run_dir, resume=resume is not None, config=config,
                             progress=progress, executor=executor)
