@@ -45,12 +45,13 @@ def one_line_error(proc: subprocess.CompletedProcess[str], message: str) -> None
 
 
 def nasforge_pty(*args: str, cwd: Path, size: tuple[int, int] = (100, 40),
-                 timeout: float = 300, on_output: Callable[[str, int], None] | None = None
+                 timeout: float = 300, on_tick: Callable[[str, int], None] | None = None
                  ) -> tuple[int, str]:
     """Run ``nasforge ARGS`` in a pseudo-terminal of ``size`` (columns, rows), as a person
     would in a terminal, and return its exit status and everything it wrote. The size
     matters: in a zero-sized pty tqdm draws nothing, and terminal-only code would not run.
-    ``on_output(text so far, pid)`` is called after each read (e.g. to send a signal)."""
+    ``on_tick(text so far, pid)`` is called every 0.1 s (e.g. to press Ctrl-C: the child
+    leads its own process group, as a shell's foreground job does)."""
     master, slave = pty.openpty()
     columns, rows = size
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
@@ -63,6 +64,8 @@ def nasforge_pty(*args: str, cwd: Path, size: tuple[int, int] = (100, 40),
     try:
         while time.time() < deadline:
             ready, _, _ = select.select([master], [], [], 0.1)
+            if on_tick is not None:
+                on_tick(b"".join(chunks).decode(errors="replace"), proc.pid)
             if not ready:
                 continue
             try:
@@ -72,8 +75,6 @@ def nasforge_pty(*args: str, cwd: Path, size: tuple[int, int] = (100, 40),
             if not data:
                 break
             chunks.append(data)
-            if on_output is not None:
-                on_output(b"".join(chunks).decode(errors="replace"), proc.pid)
         else:
             proc.kill()
         status = proc.wait(timeout=30)
