@@ -12,6 +12,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import signal
 from abc import ABC, abstractmethod
 from collections import deque
 from typing import Any
@@ -73,6 +74,9 @@ def _init_worker(evaluator: Evaluator, threads: int) -> None:
     global _WORKER_EVALUATOR
     import torch
 
+    # Ctrl-C reaches the whole terminal's process group: the search process handles it (and
+    # stops these workers), so a worker must not die of it with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     _WORKER_EVALUATOR = evaluator
 
@@ -157,8 +161,13 @@ class ProcessExecutor(Executor):
 
     def close(self) -> None:
         if self.pool is not None:
+            if self.futures:  # stopped mid-trial (Ctrl-C, SIGTERM, an error): do not wait for
+                # those trials (resume runs them again); concurrent.futures has no public kill
+                for process in list(getattr(self.pool, "_processes", {}).values()):
+                    process.terminate()
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
+            self.futures.clear()
 
 
 def executor_classes() -> dict[str, type[Executor]]:
