@@ -12,6 +12,8 @@ from types import FrameType
 
 import click
 
+from nasforge.run import STORE_NAME
+
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
@@ -26,9 +28,10 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
-def interrupts_end_the_run(run_dir: Path | None, resume_hint: bool = True) -> Iterator[None]:
+def interrupts_end_the_run(run_dir: Path | None) -> Iterator[None]:
     """Within the block, Ctrl-C and SIGTERM end the command cleanly: one line on stderr
-    (with the command that resumes ``run_dir``), then exit 130 or 143."""
+    (with the command that resumes ``run_dir``, once the run has started), then exit 130 or
+    143."""
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     # A parent that ignored SIGINT (nohup, some CI runners) would make Ctrl-C do nothing.
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -36,9 +39,9 @@ def interrupts_end_the_run(run_dir: Path | None, resume_hint: bool = True) -> It
         yield
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
-        where = "" if run_dir is None else f"; finished work is kept in {run_dir}"
-        hint = f"; continue with: nasforge search --resume {run_dir}" \
-            if run_dir is not None and resume_hint else ""
+        started = run_dir is not None and (run_dir / STORE_NAME).is_file()
+        where = f"; finished work is kept in {run_dir}" if started else ""
+        hint = f"; continue with: nasforge search --resume {run_dir}" if started else ""
         click.echo(f"interrupted ({'SIGTERM' if terminated else 'Ctrl-C'}){where}{hint}",
                    err=True)
         raise SystemExit(EXIT_SIGTERM if terminated else EXIT_SIGINT) from None
