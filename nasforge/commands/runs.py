@@ -53,6 +53,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     if best:
         metrics = "  ".join(f"{k} {v:.2f}" for k, v in sorted(best["metrics"].items()))
         lines += [f"best      {best['arch_str']}", f"metrics   {metrics}"]
+    if summary["status"] == "interrupted":
+        lines.append(f"continue  nasforge search --resume {summary['run_dir']}")
     return "\n".join(lines)
 
 

@@ -121,26 +121,12 @@ def test_ctrl_c_is_interrupted_and_resume_evaluates_nothing_twice(workdir: Path,
     assert "Traceback" not in output and "Aborted" not in output, output
     summary = json.loads(nasforge("runs", "show", str(run_dir), "--json", cwd=workdir).stdout)
     assert summary["status"] == "interrupted" and 2 <= finished_count(run_dir) < 6
+    shown = nasforge("runs", "show", str(run_dir), cwd=workdir).stdout
+    assert f"continue  nasforge search --resume {run_dir}" in shown
     nasforge("search", "--resume", str(run_dir), cwd=workdir)
     assert archs(run_dir) == archs(finished_run)  # no trial lost, none evaluated twice
     summary = json.loads(nasforge("runs", "show", str(run_dir), "--json", cwd=workdir).stdout)
     assert summary["status"] == "finished" and summary["n_trials"] == 6
-
-
-def test_sigterm_is_interrupted_with_exit_143(workdir: Path):
-    run_dir = workdir / "runs" / "sigterm"
-    proc = subprocess.Popen([sys.executable, "-m", "nasforge", "search", "tiny.yaml", "--out",
-                             str(run_dir)], cwd=workdir, env=os.environ.copy(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    while finished_count(run_dir) < 1 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.terminate()
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 143, stderr
-    assert "interrupted (SIGTERM)" in stderr and "Traceback" not in stderr, stderr
-    summary = json.loads(nasforge("runs", "show", str(run_dir), "--json", cwd=workdir).stdout)
-    assert summary["status"] == "interrupted"
 
 
 BAD_INPUTS = [
@@ -160,7 +146,6 @@ BAD_INPUTS = [
     (["search", "tiny.yaml", "--set", "device=cuda:99"],
      "device 'cuda:99' is not available on this machine (available: cpu"),
     (["train", "runs/a/best.json", "--set", "device=cuda:99"], "device 'cuda:99'"),
-    (["search", "table.yaml", "--set", "device=gpu"], "'gpu' is not a device name"),
     (["search", "--resume", "damaged"], "is damaged"),
     (["runs", "show", "damaged"], "is damaged"),
 ]

@@ -1,6 +1,9 @@
 """The commands' handling of interrupts and of a diverging retraining, in process."""
 
 import json
+import os
+import signal
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -8,7 +11,8 @@ from click.testing import CliRunner
 from nasforge.cli import main
 from nasforge.commands import train as train_command
 from nasforge.commands.interrupts import Terminated, interrupts_end_the_run
-from nasforge.errors import TrialFailed
+from nasforge.components import resolve_device
+from nasforge.errors import ConfigError, TrialFailed
 
 
 @pytest.mark.parametrize("stop, status, name", [(KeyboardInterrupt, 130, "Ctrl-C"),
@@ -22,6 +26,23 @@ def test_an_interrupt_exits_cleanly_with_the_resume_command(tmp_path, capsys, st
     assert capsys.readouterr().err.strip() == (
         f"interrupted ({name}); finished work is kept in {tmp_path}; continue with: "
         f"nasforge search --resume {tmp_path}")
+
+
+def test_sigterm_is_an_interrupt(tmp_path, capsys):
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped, interrupts_end_the_run(tmp_path):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+    assert stopped.value.code == 143 and "interrupted (SIGTERM)" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is gone again
+
+
+def test_an_unknown_or_missing_device_names_what_there_is():
+    with pytest.raises(ConfigError, match=r"'gpu' is not a device name \(available: cpu"):
+        resolve_device("gpu")
+    with pytest.raises(ConfigError, match=r"'cuda:99' is not available on this machine"):
+        resolve_device("cuda:99")
+    assert resolve_device("cpu").type == "cpu"
 
 
 def test_an_interrupt_before_the_run_started_has_no_resume_hint(tmp_path, capsys):
