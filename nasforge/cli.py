@@ -58,7 +58,8 @@ def main(verbose: bool) -> None:
               help="Override a config value, e.g. --set strategy.population=50 --set seed=3.")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory to create.")
 @click.option("--resume", type=click.Path(path_type=Path), help="Continue the run in DIR.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars; default: in a terminal, else a log line every ~10 s.")
 @user_errors
 def search(config: Path | None, overrides: tuple[str, ...], out: Path | None,
            resume: Path | None, progress: bool | None) -> None:
@@ -104,7 +105,8 @@ def runs_show(run_dir: Path, as_json: bool) -> None:
               help="Override config values, e.g. --set task.train_size=2000.")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: 3x search).")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write the model.")
-@click.option("--progress/--no-progress", default=None)
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars; default: in a terminal, else a log line every ~10 s.")
 @user_errors
 def train(arch_json: Path, config: Path | None, overrides: tuple[str, ...], epochs: int | None,
           out: Path | None, progress: bool | None) -> None:
