@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -49,6 +48,8 @@ def main(verbose: bool) -> None:
     """nasforge: neural architecture search on PyTorch."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    # Without a terminal, progress is a line now and then on stderr (nasforge.progress).
+    logging.getLogger("nasforge.progress").setLevel(logging.INFO)
 
 
 @main.command()
@@ -57,7 +58,8 @@ def main(verbose: bool) -> None:
               help="Override a config value, e.g. --set strategy.population=50 --set seed=3.")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory to create.")
 @click.option("--resume", type=click.Path(path_type=Path), help="Continue the run in DIR.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars; default: in a terminal, else a log line every ~10 s.")
 @user_errors
 def search(config: Path | None, overrides: tuple[str, ...], out: Path | None,
            resume: Path | None, progress: bool | None) -> None:
@@ -103,16 +105,18 @@ def runs_show(run_dir: Path, as_json: bool) -> None:
               help="Override config values, e.g. --set task.train_size=2000.")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: 3x search).")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write the model.")
-@click.option("--progress/--no-progress", default=None)
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars; default: in a terminal, else a log line every ~10 s.")
 @user_errors
 def train(arch_json: Path, config: Path | None, overrides: tuple[str, ...], epochs: int | None,
           out: Path | None, progress: bool | None) -> None:
     """Retrain the architecture in ARCH_JSON (a best.json) from scratch and save the model."""
+    from nasforge.commands.interrupts import interrupts_end_the_run
     from nasforge.commands.train import retrain
 
     start = time.perf_counter()
-    record = retrain(arch_json, config, overrides, epochs, out,
-                     sys.stderr.isatty() if progress is None else progress)
+    with interrupts_end_the_run(None):
+        record = retrain(arch_json, config, overrides, epochs, out, progress)
     metric = "ppl" if "valid_ppl" in record else "acc"  # language models: perplexity
     click.echo(f"valid_{metric} {record[f'valid_{metric}']:.2f}  test_{metric} "
                f"{record[f'test_{metric}']:.2f}  params {record['params']:,}  "

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from nasforge.config import Component, RunConfig
+from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator
 from nasforge.registry import EVALUATORS, SELECTIONS, SPACES, STRATEGIES, TASKS, Registry
 from nasforge.selection.base import Selection
@@ -35,9 +36,36 @@ def factory_for(section: str, name: str) -> Callable[..., Any]:
 
 
 def resolve_device(device: str) -> torch.device:
+    """The config's ``device`` ("auto": a GPU when there is one). A device this machine does
+    not have is a user error, found here once instead of in every trial."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"device {device!r} is not a device name (available: "
+                          f"{', '.join(available_devices())})") from None
+    if chosen.type != "cpu" and not _has(chosen):
+        raise ConfigError(f"device {device!r} is not available on this machine (available: "
+                          f"{', '.join(available_devices())})")
+    return chosen
+
+
+def available_devices() -> list[str]:
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def _has(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
+    if device.type == "mps":
+        return torch.backends.mps.is_available()
+    return False  # xpu, meta, ...: not something nasforge runs on
 
 
 def build(section: str, comp: Component, **injected: Any) -> Any:

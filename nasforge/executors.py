@@ -12,6 +12,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import signal
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Sequence
@@ -35,6 +36,11 @@ class Executor(ABC):
 
     def start(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
+
+    def check(self) -> None:
+        """Fail fast on a setting that cannot work (e.g. no cluster at the address), before
+        a run directory is made."""
+        log.debug("%s: nothing to check", type(self).__name__)
 
     @abstractmethod
     def submit(self, trial_id: int, arch: Architecture) -> None: ...
@@ -83,6 +89,9 @@ def _init_worker(evaluator: Evaluator, threads: int) -> None:
     global _WORKER_EVALUATOR
     import torch
 
+    # Ctrl-C reaches the whole terminal's process group: the search process handles it (and
+    # stops these workers), so a worker must not die of it with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     _WORKER_EVALUATOR = evaluator
 
@@ -167,8 +176,13 @@ class ProcessExecutor(Executor):
 
     def close(self) -> None:
         if self.pool is not None:
+            if self.futures:  # stopped mid-trial (Ctrl-C, SIGTERM, an error): do not wait for
+                # those trials (resume runs them again); concurrent.futures has no public kill
+                for process in list(getattr(self.pool, "_processes", {}).values()):
+                    process.terminate()
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
+            self.futures.clear()
 
 
 def executor_classes() -> dict[str, type[Executor]]:

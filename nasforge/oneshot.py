@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from nasforge.architecture import Architecture
 from nasforge.config import RunConfig, dump_config
 from nasforge.distributed import SINGLE, DistContext
 from nasforge.errors import ConfigError, RunDirError
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result, describe_for_store
-from nasforge.run import SearchResult, best_record, open_run_dir
+from nasforge.progress import Progress
+from nasforge.run import STORE_NAME, SearchResult, best_record, ending_recorded, open_run_dir
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
+from nasforge.store import TrialStore
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.task import Task
@@ -61,33 +62,51 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     replica; only rank 0 writes the run directory, selects and evaluates (the others return
     None once the supernet is trained)."""
     path = Path(run_dir) if run_dir is not None else None
+    if path is not None and dist.is_main:
+        _open_run_dir(path, resume, config)
+    writes = path if dist.is_main else None
+    with ending_recorded(lambda status: _set_status(writes, status)):
+        return _run(space, task, strategy, selection, evaluator, device, path, resume,
+                    progress, seed, dist)
+
+
+def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: Selection,
+         evaluator: Evaluator | None, device: torch.device, path: Path | None, resume: bool,
+         progress: bool | None, seed: int, dist: DistContext) -> SearchResult | None:
     with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
         supernet = strategy.make_supernet(task.shape).to(device)
     strategy.set_distributed(dist)
     strategy.setup(supernet, task, device)
     state = OneShotState()
-    if path is not None:
-        if dist.is_main:
-            store = open_run_dir(path, resume=resume)
-            if not resume:
-                store.set_meta("created", time.time())  # the report's real wall time
-            store.close()
-            if config is not None and not resume:
-                (path / "config.yaml").write_text(dump_config(config))
-        if resume and (path / CHECKPOINT).is_file():
-            state = _load(path, supernet, strategy)
-    show = bool(progress) if progress is not None else False
-    _fit(strategy, supernet, state, path if dist.is_main else None, show and dist.is_main)
+    if path is not None and resume and (path / CHECKPOINT).is_file():
+        state = _load(path, supernet, strategy)
+    show = progress if dist.is_main else False  # rank 0 speaks for the group
+    _fit(strategy, supernet, state, path if dist.is_main else None, show)
     if not dist.is_main:
         return None
     strategy.set_distributed(SINGLE)  # selection (and its fine-tuning) on rank 0 alone
     arch, scores = _select(space, task, strategy, selection, supernet, state, path, device,
                            show, seed)
-    result = _evaluate(evaluator, space, supernet, arch, task, device)
+    result = _evaluate(evaluator, space, supernet, arch, task, device, show)
     plots = selection.report_plots(path) if path is not None else []
     plots += _strengths_plot(path, strategy, supernet, state)
     return _finish(path, space, supernet, state, arch, result, scores, plots,
                    describe_for_store(evaluator))
+
+
+def _open_run_dir(path: Path, resume: bool, config: RunConfig | None) -> None:
+    with open_run_dir(path, resume=resume) as store:
+        if not resume:
+            if config is not None:
+                (path / "config.yaml").write_text(dump_config(config))
+            store.set_meta("created", time.time())  # the report's real wall time
+        store.set_meta("status", "running")
+
+
+def _set_status(path: Path | None, status: str) -> None:
+    if path is not None and (path / STORE_NAME).is_file():
+        with TrialStore(path / STORE_NAME) as store:
+            store.set_meta("status", status)
 
 
 def _supernet(space: SearchSpace, task: Task) -> Supernet:
@@ -98,22 +117,24 @@ def _supernet(space: SearchSpace, task: Task) -> Supernet:
 
 
 def _fit(strategy: OneShotStrategy, supernet: Supernet, state: OneShotState,
-         path: Path | None, show: bool) -> None:
-    bar = tqdm(range(state.epoch, strategy.epochs), desc="supernet", unit="epoch",
-               disable=not show)
-    for epoch in bar:
-        metrics = strategy.train_epoch(epoch)
-        state.history.append({"epoch": epoch + 1, **metrics})
-        state.weights.append(strategy.op_strengths().detach().cpu().numpy())
-        state.epoch = epoch + 1
-        bar.set_postfix_str(" ".join(f"{k} {v:.3g}" for k, v in metrics.items()))
-        if path is not None:
-            _save(path, supernet, strategy, state)
+         path: Path | None, show: bool | None) -> None:
+    with Progress("supernet", strategy.epochs, initial=state.epoch, unit="epoch",
+                  progress=show) as bar:
+        for epoch in range(state.epoch, strategy.epochs):
+            metrics = strategy.train_epoch(epoch)
+            state.history.append({"epoch": epoch + 1, **metrics})
+            state.weights.append(strategy.op_strengths().detach().cpu().numpy())
+            state.epoch = epoch + 1
+            if path is not None:
+                _save(path, supernet, strategy, state)
+            bar.advance(1, f"epoch {epoch + 1}: " +
+                        " ".join(f"{k} {v:.3g}" for k, v in metrics.items()))
 
 
 def _select(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: Selection,
             supernet: Supernet, state: OneShotState, path: Path | None,
-            device: torch.device, show: bool, seed: int) -> tuple[Architecture, list[Any]]:
+            device: torch.device, show: bool | None, seed: int
+            ) -> tuple[Architecture, list[Any]]:
     rng = np.random.default_rng(seed)
     saved = state.selection
     if saved is not None:
@@ -131,10 +152,12 @@ def _select(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection
 
 
 def _evaluate(evaluator: Evaluator | None, space: SearchSpace, supernet: Supernet,
-              arch: Architecture, task: Task, device: torch.device) -> Result:
-    """The configured evaluator's verdict on the selection (e.g. the NB201 table), else the
-    accuracy of the selected path inside the supernet."""
+              arch: Architecture, task: Task, device: torch.device, show: bool | None
+              ) -> Result:
+    """The configured evaluator's verdict on the selection (e.g. the NB201 table, or
+    retraining it from scratch), else the accuracy of the selected path in the supernet."""
     if evaluator is not None:
+        evaluator.progress = show
         result = evaluator.evaluate(arch)
         # One FLOPs/params count per run: the network trained here, on the task's input
         # (not, e.g., the NB201 table's CIFAR-10 network), as the selection's constraints count.
@@ -198,9 +221,7 @@ def _load(path: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotS
 def _finish(path: Path | None, space: SearchSpace, supernet: Supernet, state: OneShotState,
             arch: Architecture, result: Result, scores: list[Any], plots: list[Plot],
             evaluator: dict[str, Any]) -> SearchResult:
-    from nasforge.store import TrialStore
-
-    store = TrialStore(path / "trials.sqlite" if path else ":memory:")
+    store = TrialStore(path / STORE_NAME if path else ":memory:")
     with store:
         store.discard_running()
         if not store.trials():

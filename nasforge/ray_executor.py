@@ -44,6 +44,28 @@ def _evaluate(evaluator: Evaluator, arch: Architecture, threads: int) -> Result:
     return evaluate_safely(evaluator, arch)
 
 
+# A client's HTTP/2 connection preface and an empty SETTINGS frame: a gRPC server (Ray's GCS
+# and Ray Client) answers with a SETTINGS frame of its own (RFC 9113, Sec. 3.4 and 6.5).
+HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+SETTINGS_FRAME = 4
+PROBE_TIMEOUT = 5.0  # seconds to wait for that answer
+
+
+def _speaks_grpc(sock: socket.socket) -> bool:
+    """Whether the server on ``sock`` answers an HTTP/2 preface with a SETTINGS frame."""
+    sock.sendall(HTTP2_HELLO)
+    header = b""
+    try:
+        while len(header) < 9:  # a frame header: length (3), type (1), flags (1), stream (4)
+            chunk = sock.recv(9 - len(header))
+            if not chunk:
+                break
+            header += chunk
+    except TimeoutError:
+        return False
+    return len(header) == 9 and header[3] == SETTINGS_FRAME
+
+
 class RayExecutor(Executor):
     def __init__(self, address: str | None = None, workers: int = 2, cpus_per_trial: float = 1,
                  gpus_per_trial: float = 0, max_retries: int = 2,
@@ -74,15 +96,24 @@ class RayExecutor(Executor):
         self.task = ray.remote(_evaluate).options(
             num_cpus=self.cpus, num_gpus=self.gpus, max_retries=self.max_retries)
 
+    def check(self) -> None:
+        if self.address:
+            self._check_reachable(self.address)
+
     def _check_reachable(self, address: str) -> None:
-        """Fail fast, naming the address, instead of Ray's long connection retries."""
+        """Fail fast, naming the address, instead of Ray's long connection retries: the
+        address must answer, and answer as Ray does (gRPC, i.e. HTTP/2)."""
         host, _, port = address.removeprefix("ray://").rpartition(":")
         try:
             with socket.create_connection((host or "127.0.0.1", int(port)),
-                                          timeout=self.connect_timeout):
-                return
+                                          timeout=self.connect_timeout) as sock:
+                sock.settimeout(min(self.connect_timeout, PROBE_TIMEOUT))
+                speaks = _speaks_grpc(sock)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot reach the Ray cluster at {address!r} ({exc})") from None
+        if not speaks:
+            raise ConfigError(f"{address!r} answers but is not a Ray cluster (no gRPC reply): "
+                              "check executor.address (the head's GCS port, 6379 by default)")
 
     def submit(self, trial_id: int, arch: Architecture) -> None:
         threads = max(1, int(self.cpus))

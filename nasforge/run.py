@@ -15,21 +15,20 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from tqdm.auto import tqdm
 
 from nasforge.architecture import Architecture
 from nasforge.config import Budget, RunConfig, dump_config
 from nasforge.errors import ConfigError, RunDirError, TrialFailed
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result, describe_for_store
 from nasforge.executors import Executor, LocalExecutor
+from nasforge.progress import Progress
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial, TrialStore
 from nasforge.strategies.base import AskTellStrategy
@@ -73,15 +72,44 @@ def best_trial(trials: Sequence[Trial]) -> Trial | None:
 
 
 def check_run_dir(run_dir: Path, *, resume: bool) -> None:
-    """Refuse to mix two runs in one directory, or to resume a directory with no run."""
+    """Refuse to mix two runs in one directory, or to resume a directory with no run. A
+    directory whose run failed before its first trial (e.g. the Ray cluster was not there)
+    holds nothing worth keeping: a new run may take it."""
     if resume:
         if not (run_dir / STORE_NAME).is_file():
             raise RunDirError(f"cannot resume {run_dir}: it holds no {STORE_NAME}")
     elif run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        if failed_before_any_trial(run_dir):
+            log.info("%s: its run failed before any trial; starting afresh there", run_dir)
+            return
         raise RunDirError(
             f"{run_dir} already holds files (another run?); pass --resume {run_dir} to "
             "continue it, or choose another --out"
         )
+
+
+def failed_before_any_trial(run_dir: Path) -> bool:
+    if not (run_dir / STORE_NAME).is_file() or (run_dir / "checkpoint.pt").exists():
+        return False
+    try:
+        with TrialStore(run_dir / STORE_NAME) as store:
+            return store.get_meta("status") == "failed" and not store.trials()
+    except RunDirError:  # unreadable: not ours to overwrite
+        return False
+
+
+def stored_status(run_dir: Path) -> str:
+    """The status recorded in a run directory: running, finished, failed or interrupted."""
+    with TrialStore(run_dir / STORE_NAME) as store:
+        return str(store.get_meta("status", "unknown"))
+
+
+def stored_result(run_dir: Path) -> SearchResult:
+    """The result of a run as its store holds it (no strategy, nothing evaluated)."""
+    with TrialStore(run_dir / STORE_NAME) as store:
+        trials = store.trials()
+    return SearchResult(trials, best_trial(trials), sum(t.result.cost for t in trials),
+                        run_dir)
 
 
 def open_run_dir(run_dir: Path, *, resume: bool) -> TrialStore:
@@ -94,24 +122,26 @@ def open_run_dir(run_dir: Path, *, resume: bool) -> TrialStore:
 def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrategy, *,
                budget: Budget, run_dir: str | Path | None = None, resume: bool = False,
                config: RunConfig | None = None, progress: bool | None = None,
-               callbacks: Sequence[Callback] = (), executor: Executor | None = None
-               ) -> SearchResult:
+               callbacks: Sequence[Callback] = (), executor: Executor | None = None,
+               label: str = "search") -> SearchResult:
     """Search until the budget is spent (or the strategy is finished); return the trials.
 
-    ``run_dir=None`` keeps the store in memory (nothing on disk, no resume)."""
+    ``run_dir=None`` keeps the store in memory (nothing on disk, no resume). ``progress``:
+    see ``nasforge.progress`` (``label`` names the bar)."""
     if budget.trials is None and budget.seconds is None:
         raise ConfigError("a search needs a budget: set budget.trials and/or budget.seconds")
     path = Path(run_dir) if run_dir is not None else None
     store = open_run_dir(path, resume=resume) if path else TrialStore(":memory:")
-    with store:
+    with store, ending_recorded(lambda status: store.set_meta("status", status)):
         if path is not None:
             _record_config(store, path, config, space, resume)
             store.set_meta("evaluator", describe_for_store(evaluator))  # labels the report
         in_flight = _restore(store, strategy, resume)
         runner = executor or LocalExecutor()
-        runner.start(evaluator)
         try:
-            _loop(store, space, strategy, budget, progress, callbacks, runner, in_flight)
+            runner.start(evaluator)  # inside: a failed start (e.g. Ray) is a failed run
+            _loop(store, space, strategy, budget, progress, callbacks, runner, in_flight,
+                  label)
         finally:
             runner.close()
         trials = store.trials()
@@ -121,6 +151,20 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
     if path is not None:
         write_outputs(path, space, result, strategy.report_plots(path))
     return result
+
+
+@contextmanager
+def ending_recorded(set_status: Callable[[str], None]) -> Iterator[None]:
+    """Record why a run ended early, so that it never shows "running" once its process is
+    gone: "interrupted" (Ctrl-C, SIGTERM: ``--resume`` continues it) or "failed"."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        set_status("interrupted")
+        raise
+    except BaseException:
+        set_status("failed")
+        raise
 
 
 def _record_config(store: TrialStore, path: Path, config: RunConfig | None,
@@ -153,7 +197,7 @@ def _restore(store: TrialStore, strategy: AskTellStrategy, resume: bool) -> list
 
 def _loop(store: TrialStore, space: SearchSpace, strategy: AskTellStrategy, budget: Budget,
           progress: bool | None, callbacks: Sequence[Callback], executor: Executor,
-          again: list[Trial]) -> None:
+          again: list[Trial], label: str) -> None:
     done = [t for t in store.trials() if t.status != "running"]
     n, spent = len(done), sum(t.result.cost for t in done)
     best = max((t.result.objective for t in done if t.status == "ok"), default=-math.inf)
@@ -162,7 +206,7 @@ def _loop(store: TrialStore, space: SearchSpace, strategy: AskTellStrategy, budg
     for trial in again:  # asked before the kill: run as asked, never asked twice
         executor.submit(trial.id, trial.arch)
         in_flight[trial.id] = trial.arch
-    with _progress_bar(budget, n, spent, progress) as bar:
+    with _progress_bar(budget, n, spent, progress, label) as bar:
         while True:
             while (len(in_flight) < executor.capacity and not strategy.finished
                    and not _exhausted(budget, n + len(in_flight),
@@ -180,10 +224,18 @@ def _loop(store: TrialStore, space: SearchSpace, strategy: AskTellStrategy, budg
             n, spent = n + 1, spent + result.cost
             if math.isfinite(result.objective):
                 best = max(best, result.objective)
-            bar.update(1 if budget.seconds is None else min(result.cost, budget.seconds))
-            bar.set_postfix_str(f"best {best:.2f}", refresh=False)
+            bar.advance(1 if budget.seconds is None else result.cost,
+                        _status(n, best, budget))
             for callback in callbacks:
                 callback(trial_id, arch, result)
+
+
+def _status(n: int, best: float, budget: Budget) -> str:
+    """What the bar says besides its count: the best search signal so far (and the trials
+    done, when the bar counts seconds)."""
+    trials = f"{n} trials" if budget.seconds is not None else ""
+    best_text = f"best {best:.2f}" if math.isfinite(best) else "no trial finished yet"
+    return f"{trials}, {best_text}" if trials else best_text
 
 
 def _exhausted(budget: Budget, n: int, spent: float) -> bool:
@@ -192,14 +244,12 @@ def _exhausted(budget: Budget, n: int, spent: float) -> bool:
     )
 
 
-def _progress_bar(budget: Budget, n: int, spent: float, progress: bool | None) -> tqdm:
-    enabled = sys.stderr.isatty() if progress is None else progress
+def _progress_bar(budget: Budget, n: int, spent: float, progress: bool | None,
+                  label: str) -> Progress:
     if budget.seconds is None:
-        return tqdm(total=budget.trials, initial=n, unit="trial", disable=not enabled,
-                    desc="search")
-    return tqdm(total=budget.seconds, initial=min(spent, budget.seconds), unit="s",
-                disable=not enabled, desc="search (cost s)",
-                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}s [{elapsed}<{remaining}{postfix}]")
+        return Progress(label, budget.trials, initial=n, unit="trial", progress=progress)
+    return Progress(f"{label} (cost)", budget.seconds, initial=spent, unit="s",
+                    progress=progress)
 
 
 def evaluate_safely(evaluator: Evaluator, arch: Architecture) -> Result:

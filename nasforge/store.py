@@ -63,13 +63,33 @@ class TrialStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        existed = str(path) != ":memory:" and self.path.is_file()
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            if existed:
+                self._check_intact()
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise RunDirError(f"{self.path}: not a nasforge trial store ({exc})") from None
+
+    def _check_intact(self) -> None:
+        """A file with a valid header but damaged pages (a disk error, a copy cut short)
+        opens fine and fails on some later query; find out now, in one place. The check
+        reads every page once: milliseconds for a trial store."""
+        try:
+            problems = [row[0] for row in self.db.execute("PRAGMA quick_check(1)")]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            self.db.close()
+            lines = [line for line in str(problems[0]).splitlines()
+                     if line.strip() and not line.startswith("***")]  # "*** in database main"
+            first = (lines[0] if lines else str(problems[0])).strip()
+            raise RunDirError(f"{self.path} is damaged ({first}): its run cannot be read or "
+                              "resumed; start a new run (sqlite3's .recover may save its "
+                              "trials)")
 
     def __enter__(self) -> TrialStore:
         return self

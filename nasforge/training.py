@@ -12,9 +12,9 @@ from typing import Literal
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from nasforge.errors import TrialFailed
+from nasforge.progress import Progress
 from nasforge.task import Augment, Split, Task
 
 
@@ -113,24 +113,28 @@ def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Opt
 
 
 def fit(model: nn.Module, task: Task, settings: TrainSettings, device: torch.device, *,
-        seed: int = 0, progress: bool = False) -> FitHistory:
+        seed: int = 0, progress: bool | None = False, desc: str = "train") -> FitHistory:
     """Train ``model`` on ``task.train`` for ``settings.epochs``, scoring on ``task.valid``
-    after each epoch."""
+    after each epoch (``progress``: see ``nasforge.progress``)."""
     model.to(device)
     optimizer = make_optimizer(model, settings)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(settings.epochs, 1))
     generator = torch.Generator().manual_seed(seed)
     history = FitHistory()
     start = time.perf_counter()
-    for epoch in tqdm(range(settings.epochs), desc="train", unit="epoch", disable=not progress):
-        loader = task.loader("train", shuffle=True, seed=seed * 1000 + epoch)
-        history.train_loss.append(train_epoch(
-            model, loader, optimizer, device, augment=task.augment, generator=generator,
-            grad_clip=settings.grad_clip, label_smoothing=settings.label_smoothing,
-            max_batches=settings.max_batches,
-        ))
-        scheduler.step()
-        if settings.valid_epochs is None or settings.epochs - epoch <= settings.valid_epochs:
-            history.valid_acc.append(evaluate(model, eval_loader(task, "valid"), device)[0])
+    with Progress(desc, settings.epochs, unit="epoch", progress=progress) as bar:
+        for epoch in range(settings.epochs):
+            loader = task.loader("train", shuffle=True, seed=seed * 1000 + epoch)
+            history.train_loss.append(train_epoch(
+                model, loader, optimizer, device, augment=task.augment, generator=generator,
+                grad_clip=settings.grad_clip, label_smoothing=settings.label_smoothing,
+                max_batches=settings.max_batches,
+            ))
+            scheduler.step()
+            note = f"epoch {epoch + 1}: loss {history.train_loss[-1]:.3f}"
+            if settings.valid_epochs is None or settings.epochs - epoch <= settings.valid_epochs:
+                history.valid_acc.append(evaluate(model, eval_loader(task, "valid"), device)[0])
+                note += f" valid_acc {history.valid_acc[-1]:.2f}"
+            bar.advance(1, note)
     history.seconds = time.perf_counter() - start
     return history

@@ -64,6 +64,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         metrics = metrics_text(best["metrics"], summary["evaluator"],
                                one_shot=summary["one_shot_epochs"] is not None)
         lines += [f"best      {best['arch_str']}", f"metrics   {metrics}"]
+    if summary["status"] == "interrupted":
+        lines.append(f"continue  nasforge search --resume {summary['run_dir']}")
     return "\n".join(lines)
 
 
@@ -75,7 +77,11 @@ def list_runs(root: Path) -> list[str]:
         return [f"no runs under {root}"]
     lines = [f"{'run':<40} {'status':<9} {'trials':>6} {'best':>8}"]
     for path in dirs:
-        s = run_summary(path)
+        try:
+            s = run_summary(path)
+        except RunDirError as exc:  # one damaged run must not hide the others
+            lines.append(f"{path.name:<40} {'damaged':<9} {'-':>6} {'-':>8}  ({exc})")
+            continue
         best = s["best"]["metrics"].get("valid_acc") if s["best"] else None
         best_text = "-" if best is None else f"{best:.2f}"
         lines.append(f"{path.name:<40} {s['status']:<9} {s['n_trials']:>6} {best_text:>8}")

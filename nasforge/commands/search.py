@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from nasforge.components import Components, build_components
+from nasforge.commands.interrupts import interrupts_end_the_run
+from nasforge.components import Components, build, build_components
 from nasforge.config import RunConfig, load_config
 from nasforge.distributed import (
+    DistContext,
     check_nproc,
     device_for,
     free_port,
@@ -20,7 +21,7 @@ from nasforge.distributed import (
 )
 from nasforge.errors import ConfigError
 from nasforge.executors import make_executor
-from nasforge.run import SearchResult, check_run_dir, run_search
+from nasforge.run import SearchResult, check_run_dir, run_search, stored_result, stored_status
 from nasforge.strategies.oneshot import OneShotStrategy
 
 
@@ -49,9 +50,22 @@ def resolve(config_path: Path | None, overrides: Sequence[str], out: Path | None
 
 def run_search_command(config_path: Path | None, overrides: Sequence[str], out: Path | None,
                        resume: Path | None, progress: bool | None) -> SearchResult | None:
-    """Run a search; returns its result (None on the ranks > 0 of a data-parallel group)."""
+    """Run a search; returns its result (None on the ranks > 0 of a data-parallel group).
+    Ctrl-C or SIGTERM stop it as a resumable "interrupted" run: exit status 130 or 143."""
     context = from_environment()  # set by torchrun, or by launch() below
     config, run_dir = resolve(config_path, overrides, out, resume, check=context.is_main)
+    if resume is not None and context.is_main and stored_status(run_dir) == "finished":
+        click.echo(f"{run_dir} already finished: nothing to resume", err=True)
+        result = stored_result(run_dir)
+        _print_summary(result, build("space", config.space).format)
+        return result
+    with interrupts_end_the_run(run_dir if context.is_main else None):
+        return _search(config, config_path, overrides, run_dir, resume, progress, context)
+
+
+def _search(config: RunConfig, config_path: Path | None, overrides: Sequence[str],
+            run_dir: Path, resume: Path | None, progress: bool | None, context: DistContext
+            ) -> SearchResult | None:
     parts = build_components(config)
     check_sections(config, parts)
     strategy = parts.strategy
@@ -60,24 +74,26 @@ def run_search_command(config_path: Path | None, overrides: Sequence[str], out: 
         check_nproc(config.distributed)
         launch(config.distributed, config_path, overrides, run_dir, resume, progress)
         return None
+    executor = None
+    if not one_shot:
+        executor = make_executor(config.executor.to_dict() if config.executor else None)
+        executor.check()
     if context.is_main:
         click.echo(f"run directory: {run_dir}", err=True)
     if isinstance(strategy, OneShotStrategy):
         from nasforge.oneshot import run_oneshot
 
         assert parts.task is not None and parts.selection is not None
-        shown = sys.stderr.isatty() if progress is None else progress
         outcome = run_oneshot(parts.space, parts.task, strategy, parts.selection,
                               parts.evaluator,
                               device=device_for(context, parts.device), run_dir=run_dir,
-                              resume=resume is not None, config=config, progress=shown,
+                              resume=resume is not None, config=config, progress=progress,
                               seed=config.seed, dist=context)
         if outcome is None:
             return None
         result = outcome
     else:
-        assert parts.evaluator is not None
-        executor = make_executor(config.executor.to_dict() if config.executor else None)
+        assert parts.evaluator is not None and executor is not None
         result = run_search(parts.space, parts.evaluator, strategy, budget=config.budget,
                             run_dir=run_dir, resume=resume is not None, config=config,
                             progress=progress, executor=executor)

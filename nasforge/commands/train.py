@@ -12,7 +12,7 @@ import torch
 from nasforge.architecture import Architecture
 from nasforge.components import build, factory_for, resolve_device
 from nasforge.config import Component, RunConfig, load_config
-from nasforge.errors import ArchitectureError, ConfigError
+from nasforge.errors import ArchitectureError, ConfigError, NasforgeError, TrialFailed
 from nasforge.nn.counting import measure
 from nasforge.spaces.base import SearchSpace
 from nasforge.training import TrainSettings, evaluate, fit, seeded
@@ -69,7 +69,18 @@ def train_settings(config: RunConfig, epochs: int | None) -> TrainSettings:
 
 
 def retrain(arch_json: Path, config_path: Path | None, overrides: Sequence[str],
-            epochs: int | None, out: Path | None, progress: bool) -> dict[str, Any]:
+            epochs: int | None, out: Path | None, progress: bool | None) -> dict[str, Any]:
+    """Retrain the architecture of ``arch_json`` from scratch; a diverging training is a
+    user-facing error (one line in the CLI) that says what to change."""
+    try:
+        return _retrain(arch_json, config_path, overrides, epochs, out, progress)
+    except TrialFailed as exc:
+        raise NasforgeError(f"training diverged: {exc}; lower the learning rate "
+                            "(--set evaluator.lr=...) or train fewer --epochs") from None
+
+
+def _retrain(arch_json: Path, config_path: Path | None, overrides: Sequence[str],
+             epochs: int | None, out: Path | None, progress: bool | None) -> dict[str, Any]:
     space, arch = read_arch_json(arch_json)
     config = find_config(arch_json, config_path, overrides)
     if config.task is None:  # the evaluator brings its own data (find_config checked)

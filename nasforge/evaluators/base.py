@@ -47,6 +47,11 @@ class Result:
 class Evaluator(ABC):
     """Says how good an architecture is. Never chooses architectures."""
 
+    # Whether ``evaluate`` shows its own progress (``nasforge.progress``): off while a
+    # search's trial bar is on screen; the one-shot spine turns it on for the lone
+    # evaluation of its selection (e.g. retraining the SPOS winner for minutes).
+    progress: bool | None = False
+
     @abstractmethod
     def evaluate(self, arch: Architecture) -> Result: ...
 

@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from nasforge.architecture import Architecture
 from nasforge.data.ptb import Corpus, batchify, bptt_batches, load_ptb, write_synthetic_corpus
@@ -25,6 +24,7 @@ from nasforge.errors import ConfigError, TrialFailed
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.evaluators.train import trial_seed
 from nasforge.nn.rnn_cell import detach_state
+from nasforge.progress import Progress
 from nasforge.registry import EVALUATORS
 from nasforge.spaces.base import SearchSpace
 from nasforge.spaces.rnn_cell import RnnCellSpace, TokenShape, token_shape
@@ -112,7 +112,7 @@ def train_epoch_lm(model: nn.Module, data: torch.Tensor, optimizer: torch.optim.
 
 
 def fit_lm(model: nn.Module, corpus: Corpus, settings: LMSettings,
-           device: torch.device, progress: bool = False) -> LMHistory:
+           device: torch.device, progress: bool | None = False) -> LMHistory:
     """Train for ``settings.epochs``; the model ends with its best-validation weights.
     A non-finite validation loss raises TrialFailed."""
     start = time.perf_counter()
@@ -121,18 +121,21 @@ def fit_lm(model: nn.Module, corpus: Corpus, settings: LMSettings,
     valid = batchify(corpus.valid, settings.eval_batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr)
     history, best_state = LMHistory(), None
-    for epoch in tqdm(range(settings.epochs), desc="train", unit="epoch", disable=not progress):
-        history.lr.append(optimizer.param_groups[0]["lr"])
-        history.train_loss.append(train_epoch_lm(model, train, optimizer, settings, device))
-        valid_loss = evaluate_lm(model, valid, settings.bptt, device, settings.max_eval_batches)
-        if not math.isfinite(valid_loss):
-            raise TrialFailed(f"non-finite validation loss after epoch {epoch + 1}")
-        if best_state is None or valid_loss < history.best_valid_loss:
-            best_state = copy.deepcopy(model.state_dict())
-        else:  # annealing: no improvement -> a smaller step
-            for group in optimizer.param_groups:
-                group["lr"] /= settings.lr_decay
-        history.valid_loss.append(valid_loss)
+    with Progress("train", settings.epochs, unit="epoch", progress=progress) as bar:
+        for epoch in range(settings.epochs):
+            history.lr.append(optimizer.param_groups[0]["lr"])
+            history.train_loss.append(train_epoch_lm(model, train, optimizer, settings, device))
+            valid_loss = evaluate_lm(model, valid, settings.bptt, device,
+                                     settings.max_eval_batches)
+            if not math.isfinite(valid_loss):
+                raise TrialFailed(f"non-finite validation loss after epoch {epoch + 1}")
+            if best_state is None or valid_loss < history.best_valid_loss:
+                best_state = copy.deepcopy(model.state_dict())
+            else:  # annealing: no improvement -> a smaller step
+                for group in optimizer.param_groups:
+                    group["lr"] /= settings.lr_decay
+            history.valid_loss.append(valid_loss)
+            bar.advance(1, f"epoch {epoch + 1}: valid_ppl {perplexity(valid_loss):.2f}")
     assert best_state is not None
     model.load_state_dict(best_state)
     history.seconds = time.perf_counter() - start
@@ -229,7 +232,7 @@ class LanguageModelEvaluator(Evaluator):
                       params=cost.params, flops=cost.flops)
 
     def train_and_score(self, model: nn.Module, settings: LMSettings,
-                        progress: bool = False) -> dict[str, float]:
+                        progress: bool | None = False) -> dict[str, float]:
         """Train ``model`` (a cell's LM or the LSTM baseline) and return its metrics."""
         history = fit_lm(model, self.corpus, settings, self.device, progress)
         valid_ppl = perplexity(history.best_valid_loss)
@@ -242,7 +245,7 @@ class LanguageModelEvaluator(Evaluator):
         return metrics
 
     def retrain(self, arch: Architecture, epochs: int | None, out: Path,
-                progress: bool = False) -> dict[str, Any]:
+                progress: bool | None = False) -> dict[str, Any]:
         """``nasforge train``: train ``arch`` from scratch for ``epochs`` (default: 3x the
         search's), save ``model.pt`` (state_dict, space, architecture, vocabulary) and
         ``retrain.json`` into ``out``; return the record."""

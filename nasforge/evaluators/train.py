@@ -60,7 +60,8 @@ class TrainEvaluator(Evaluator):
         with seeded(seed):
             model = self.space.build(arch, self.task.shape)
         cost = measure(model, self.task.input_shape)
-        history = fit(model, self.task, self._settings_for(arch), self.device, seed=seed)
+        history = fit(model, self.task, self._settings_for(arch), self.device, seed=seed,
+                      progress=self.progress, desc="train from scratch")
         metrics = {OBJECTIVE: history.valid_acc[-1], "train_loss": history.train_loss[-1],
                    # Zoph & Le's CIFAR reward: the best valid accuracy of the last 5 epochs
                    "valid_acc_max5": max(history.valid_acc[-5:])}

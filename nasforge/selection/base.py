@@ -34,7 +34,7 @@ class SelectionContext:
     rng: np.random.Generator
     save: Callable[[dict[str, Any]], None] = lambda state: None
     state: dict[str, Any] | None = None
-    progress: bool = False
+    progress: bool | None = False
     scores: list[dict[str, Any]] = field(default_factory=list)
     space: SearchSpace | None = None
     run_dir: Path | None = None

@@ -68,7 +68,8 @@ class EvolutionSelection(Selection):
         run_dir = ctx.run_dir / SUBDIR if ctx.run_dir is not None else None
         resume = run_dir is not None and (run_dir / STORE_NAME).is_file()
         result = run_search(ctx.space, evaluator, strategy, budget=self._budget(strategy),
-                            run_dir=run_dir, resume=resume, progress=ctx.progress)
+                            run_dir=run_dir, resume=resume, progress=ctx.progress,
+                            label="evolution on the supernet")
         if result.best is None:
             raise ConfigError("the evolutionary search scored no candidate")
         for trial in result.trials:

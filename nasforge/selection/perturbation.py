@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
+from nasforge.progress import Progress
 from nasforge.registry import SELECTIONS
 from nasforge.selection.base import Selection, SelectionContext
 
@@ -48,11 +48,14 @@ class PerturbationSelection(Selection):
         else:
             ctx.scores[:] = state.get("scores", [])
         net = ctx.supernet
-        while self._round(ctx, state):
-            state["rounds"] += 1
-            if self._pending(ctx, state):  # no fine-tuning after the last decision
-                self._finetune(ctx, state)
-            ctx.save({**state, "scores": list(ctx.scores)})
+        edges = sum(len(group) for group in net.edge_groups())
+        with Progress("PT selection", edges, initial=len(state["decided"]), unit="edge",
+                      progress=ctx.progress) as bar:
+            while self._round(ctx, state, bar):
+                state["rounds"] += 1
+                if self._pending(ctx, state):  # no fine-tuning after the last decision
+                    self._finetune(ctx, state)
+                ctx.save({**state, "scores": list(ctx.scores)})
         kept = {e: op for e, op in state["decided"].items() if e not in state["removed"]}
         return net.to_architecture(kept)
 
@@ -60,22 +63,28 @@ class PerturbationSelection(Selection):
         """Whether any op or topology decision is left."""
         return any(_undecided(ctx, state)) or bool(_crowded_nodes(ctx, state))
 
-    def _round(self, ctx: SelectionContext, state: dict[str, Any]) -> bool:
+    def _round(self, ctx: SelectionContext, state: dict[str, Any], bar: Progress) -> bool:
         """One round: an op decision per group, else a topology decision per group. False when
         nothing is left to decide."""
         pending = _undecided(ctx, state)
+        where = f"round {state['rounds'] + 1}"
         if any(pending):
             for group in pending:
                 if group:
                     edge = group[int(ctx.rng.integers(len(group)))]
+                    bar.status(f"{where}: scoring the ops of edge {edge}")
                     state["decided"][edge] = self._decide_op(ctx, edge)
+                    bar.advance(1, f"{where}: edge {edge} -> {state['decided'][edge]}")
             return True
         nodes = _crowded_nodes(ctx, state)
         if not nodes:
             return False
         for group in _group_nodes(nodes):
             node = group[int(ctx.rng.integers(len(group)))]
+            bar.status(f"{where}: choosing the inputs of node {node}")
             self._prune_node(ctx, state, node)
+            dropped = [e for e in state["removed"] if e in ctx.supernet.node_inputs()[node]]
+            bar.status(f"{where}: node {node} drops {', '.join(dropped)}")
         return True
 
     def _decide_op(self, ctx: SelectionContext, edge: str) -> str:
@@ -110,10 +119,12 @@ class PerturbationSelection(Selection):
             state["removed"].append(drop)
 
     def _finetune(self, ctx: SelectionContext, state: dict[str, Any]) -> None:
-        for _ in tqdm(range(self.finetune_epochs), desc="PT fine-tune", unit="epoch",
-                      disable=not ctx.progress, leave=False):
-            ctx.strategy.finetune_epoch(state["finetuned"])
-            state["finetuned"] += 1
+        with Progress(f"PT fine-tune after round {state['rounds']}", self.finetune_epochs,
+                      unit="epoch", progress=ctx.progress, leave=False) as bar:
+            for _ in range(self.finetune_epochs):
+                ctx.strategy.finetune_epoch(state["finetuned"])
+                state["finetuned"] += 1
+                bar.advance(1)
 
     @torch.no_grad()
     def valid_accuracy(self, ctx: SelectionContext) -> float:

@@ -14,6 +14,7 @@ from torch import nn
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluators.supernet import Batch, accuracy, recalibrate_bn
+from nasforge.progress import Progress
 from nasforge.registry import SELECTIONS
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.supernet.gates import GateBank
@@ -72,16 +73,19 @@ class PosteriorSampling(Selection):
         data = _Data(ctx, self.valid_batches, self.recalibration_batches)
         self.rows = list(state["rows"])
         ctx.scores[:] = list(self.rows)
-        for index in range(state["done"], self.candidates):
-            masks = bank.sample_masks(generator, self.fixed_rate
-                                      if self.sampling == "fixed" else None)
-            row = self._score(ctx, data, index, masks, state)
-            self.rows.append(row)
-            ctx.scores.append(row)
-            state["dropped_sum"] = _add_dropped(state["dropped_sum"], masks)
-            state.update(done=index + 1, rows=self.rows, generator=generator.get_state())
-            if (index + 1) % self.checkpoint_every == 0 or index + 1 == self.candidates:
-                ctx.save(dict(state))
+        with Progress("posterior candidates", self.candidates, initial=state["done"],
+                      unit="candidate", progress=ctx.progress) as bar:
+            for index in range(state["done"], self.candidates):
+                masks = bank.sample_masks(generator, self.fixed_rate
+                                          if self.sampling == "fixed" else None)
+                row = self._score(ctx, data, index, masks, state)
+                self.rows.append(row)
+                ctx.scores.append(row)
+                state["dropped_sum"] = _add_dropped(state["dropped_sum"], masks)
+                state.update(done=index + 1, rows=self.rows, generator=generator.get_state())
+                if (index + 1) % self.checkpoint_every == 0 or index + 1 == self.candidates:
+                    ctx.save(dict(state))
+                bar.advance(1, f"best valid_acc {state['best']['valid_acc']:.2f}")
         best_masks, arch = state["best"]["masks"], Architecture(state["best"]["arch"])
         bank.set_masks(best_masks)  # the supernet is left as the winner (for export)
         if self.recalibration_batches:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,3 +42,42 @@ def one_line_error(proc: subprocess.CompletedProcess[str], message: str) -> None
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert message in lines[0], lines[0]
+
+
+def nasforge_pty(*args: str, cwd: Path, size: tuple[int, int] = (100, 40),
+                 timeout: float = 300, on_tick: Callable[[str, int], None] | None = None
+                 ) -> tuple[int, str]:
+    """Run ``nasforge ARGS`` in a pseudo-terminal of ``size`` (columns, rows), as a person
+    would in a terminal, and return its exit status and everything it wrote. The size
+    matters: in a zero-sized pty tqdm draws nothing, and terminal-only code would not run.
+    ``on_tick(text so far, pid)`` is called every 0.1 s (e.g. to press Ctrl-C: the child
+    leads its own process group, as a shell's foreground job does)."""
+    master, slave = pty.openpty()
+    columns, rows = size
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": str(rows), "TERM": "xterm"}
+    proc = subprocess.Popen([sys.executable, "-m", "nasforge", *args], cwd=cwd, env=env,
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)  # the child holds it now: reading the master gives EOF once it exits
+    chunks: list[bytes] = []
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if on_tick is not None:
+                on_tick(b"".join(chunks).decode(errors="replace"), proc.pid)
+            if not ready:
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its side
+                break
+            if not data:
+                break
+            chunks.append(data)
+        else:
+            proc.kill()
+        status = proc.wait(timeout=30)
+    finally:
+        os.close(master)
+    return status, b"".join(chunks).decode(errors="replace")

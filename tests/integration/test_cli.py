@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_helpers import nasforge
+from cli_helpers import nasforge, nasforge_pty
 
 from nasforge.architecture import Architecture
 from nasforge.commands.train import read_arch_json
@@ -109,6 +111,33 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(workdir: Path, finished_
     assert summary["n_trials"] == 6 and summary["n_running"] == 0
 
 
+def test_ctrl_c_is_interrupted_and_resume_evaluates_nothing_twice(workdir: Path,
+                                                                   finished_run: Path):
+    """Ctrl-C in a terminal: exit 130, the run stored as interrupted, the command that
+    continues it printed; the resumed run is the uninterrupted one."""
+    run_dir = workdir / "runs" / "ctrl_c"
+    pressed = []
+
+    def ctrl_c(output: str, pid: int) -> None:
+        if not pressed and finished_count(run_dir) >= 2:
+            os.killpg(pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+            pressed.append(finished_count(run_dir))
+
+    status, output = nasforge_pty("search", "tiny.yaml", "--out", str(run_dir), cwd=workdir,
+                                  on_tick=ctrl_c)
+    assert pressed and status == 130, output
+    assert f"continue with: nasforge search --resume {run_dir}" in output
+    assert "Traceback" not in output and "Aborted" not in output, output
+    summary = json.loads(nasforge("runs", "show", str(run_dir), "--json", cwd=workdir).stdout)
+    assert summary["status"] == "interrupted" and 2 <= finished_count(run_dir) < 6
+    shown = nasforge("runs", "show", str(run_dir), cwd=workdir).stdout
+    assert f"continue  nasforge search --resume {run_dir}" in shown
+    nasforge("search", "--resume", str(run_dir), cwd=workdir)
+    assert archs(run_dir) == archs(finished_run)  # no trial lost, none evaluated twice
+    summary = json.loads(nasforge("runs", "show", str(run_dir), "--json", cwd=workdir).stdout)
+    assert summary["status"] == "finished" and summary["n_trials"] == 6
+
+
 BAD_INPUTS = [
     (["search", "missing.yaml"], "config file not found"),
     (["search", "tiny.yaml", "--set", "strategy.populaton=3"], "strategy.populaton"),
@@ -123,7 +152,33 @@ BAD_INPUTS = [
     (["train", "malformed_arch.json"], "malformed NB201 string"),
     (["search", "table.yaml", "--set", "evaluator.path=missing.csv.gz"], "not found"),
     (["search", "table.yaml", "--set", "evaluator.path=corrupt.csv.gz"], "corrupt"),
+    (["search", "tiny.yaml", "--set", "device=cuda:99"],
+     "device 'cuda:99' is not available on this machine (available: cpu"),
+    (["train", "runs/a/best.json", "--set", "device=cuda:99"], "device 'cuda:99'"),
+    (["search", "--resume", "damaged"], "is damaged"),
+    (["runs", "show", "damaged"], "is damaged"),
 ]
+if not torch.cuda.is_available():  # the README's CUDA config on a machine without CUDA
+    BAD_INPUTS.append((["search", "tiny.yaml", "--set", "device=cuda"],
+                       "device 'cuda' is not available on this machine (available: cpu"))
+
+
+def damage(store: Path) -> None:
+    """Keep the SQLite header (the file still opens) but overwrite every later page, as a
+    disk error or a copy cut short would."""
+    data = bytearray(store.read_bytes())
+    data[4096:] = b"\x5a" * (len(data) - 4096)
+    store.write_bytes(bytes(data))
+
+
+def test_runs_list_marks_a_damaged_run_and_lists_the_others(workdir: Path, finished_run: Path):
+    root = workdir / "mixed"
+    shutil.copytree(finished_run, root / "good")
+    shutil.copytree(finished_run, root / "broken")
+    damage(root / "broken" / "trials.sqlite")
+    listing = nasforge("runs", "list", str(root), cwd=workdir).stdout
+    assert re.search(r"good\s+finished\s+6", listing), listing
+    assert re.search(r"broken\s+damaged .*is damaged", listing), listing
 
 
 @pytest.mark.parametrize("args, message", BAD_INPUTS, ids=[m for _, m in BAD_INPUTS])
@@ -133,6 +188,9 @@ def test_bad_input_is_one_line_exit_2(args, message, workdir: Path, finished_run
     (workdir / "bad_arch.json").write_text(json.dumps(record))
     (workdir / "malformed_arch.json").write_text(json.dumps({**record, "architecture": "|x|"}))
     (workdir / "corrupt.csv.gz").write_bytes(b"garbage")
+    if not (workdir / "damaged").exists():
+        shutil.copytree(finished_run, workdir / "damaged")
+        damage(workdir / "damaged" / "trials.sqlite")
     (workdir / "table.yaml").write_text(
         "space: {name: nb201}\nevaluator: {name: table}\nstrategy: {name: random}\n"
         "budget: {trials: 3}\n")

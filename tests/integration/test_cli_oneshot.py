@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -110,6 +111,8 @@ def test_bad_genotype_and_checkpoint(workdir: Path):
     config["space"] = {"name": "darts", "C": 2, "layers": 3}
     del config["evaluator"]
     (bad / "config.yaml").write_text(yaml.safe_dump(config))
+    with sqlite3.connect(bad / "trials.sqlite") as db:  # as if stopped (a finished run is
+        db.execute("UPDATE meta SET value='\"interrupted\"' WHERE name='status'")  # not resumed)
     proc = nasforge("search", "--resume", str(bad), cwd=workdir, check=False)
     assert proc.returncode == 2 and "shape" in proc.stderr and "Traceback" not in proc.stderr, \
         proc.stderr

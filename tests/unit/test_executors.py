@@ -1,6 +1,9 @@
 
+import time
+
+import numpy as np
 import pytest
-from worker_functions import conv_share, dies_once
+from worker_functions import conv_share, dies_once, sleeps
 
 import nasforge
 from nasforge.config import Budget
@@ -37,3 +40,13 @@ def test_api_workers_and_bad_executors():
         make_executor({"name": "cluster"})
     with pytest.raises(ConfigError, match="this machine has"):
         ProcessExecutor(workers=10_000)
+
+
+def test_closing_mid_trial_stops_the_worker_instead_of_waiting():
+    """Ctrl-C during a long trial: the search stops now (resume runs the trial again)."""
+    executor = ProcessExecutor(workers=1)
+    executor.start(FunctionEvaluator(sleeps))
+    executor.submit(1, NB201Space().sample(np.random.default_rng(0)))
+    start = time.perf_counter()
+    executor.close()
+    assert time.perf_counter() - start < 30

@@ -8,6 +8,7 @@ import torch
 
 from nasforge.data.base import tensor_task
 from nasforge.oneshot import run_oneshot
+from nasforge.run import stored_status
 from nasforge.selection.perturbation import PerturbationSelection
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.darts import DartsSearch
@@ -37,10 +38,10 @@ class DiesInRound(PerturbationSelection):
         super().__init__(finetune_epochs=1, valid_batches=1)
         self.die_at, self.rounds = die_at, 0
 
-    def _round(self, ctx, state):
+    def _round(self, ctx, state, bar):
         if state["rounds"] == self.die_at:
             raise KeyboardInterrupt
-        return super()._round(ctx, state)
+        return super()._round(ctx, state, bar)
 
 
 def run(run_dir, resume=False, die_epoch=None, die_round=None):
@@ -56,8 +57,10 @@ def test_outputs_and_resume_mid_training_and_mid_selection(tmp_path):
                  "plots/alpha.png", "checkpoint.pt"):
         assert (tmp_path / "full" / name).is_file(), name
     assert len(json.loads((tmp_path / "full" / "history.json").read_text())) == 2
+    assert stored_status(tmp_path / "full") == "finished"
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "cut", die_epoch=1)
+    assert stored_status(tmp_path / "cut") == "interrupted"  # not "running" forever
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "cut", resume=True, die_round=3)
     resumed = run(tmp_path / "cut", resume=True)

@@ -6,7 +6,8 @@ from nasforge.config import Budget
 from nasforge.errors import ConfigError, RunDirError, TrialFailed
 from nasforge.evaluators.base import Evaluator, Result
 from nasforge.evaluators.function import FunctionEvaluator
-from nasforge.run import best_trial, run_search
+from nasforge.executors import LocalExecutor
+from nasforge.run import best_trial, run_search, stored_status
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.evolution import RegularizedEvolution
 
@@ -97,3 +98,42 @@ def test_callbacks_see_every_finished_trial():
     run_search(space, FunctionEvaluator(score), RegularizedEvolution(space, seed=0),
                budget=Budget(trials=5), callbacks=[lambda i, a, r: seen.append((i, r.ok))])
     assert seen == [(i, True) for i in range(1, 6)]
+
+
+class NoCluster(LocalExecutor):
+    """An executor whose start fails, as Ray's does when its cluster goes away."""
+
+    def start(self, evaluator):
+        raise ConfigError("cannot reach the cluster")
+
+
+class CrashesAt(DiesAt):
+    def evaluate(self, arch):
+        self.calls += 1
+        if self.calls == self.k:
+            raise SystemExit(1)  # not a trial failure: the process goes
+        return FunctionEvaluator(score).evaluate(arch)
+
+
+def test_a_run_records_why_it_ended(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path / "cut", DiesAt(k=3))
+    assert stored_status(tmp_path / "cut") == "interrupted"
+    with pytest.raises(SystemExit):
+        search(tmp_path / "crashed", CrashesAt(k=2))
+    assert stored_status(tmp_path / "crashed") == "failed"
+    assert stored_status(search(tmp_path / "ok", FunctionEvaluator(score), trials=2).run_dir
+                         ) == "finished"
+
+
+def test_a_failed_start_is_failed_and_its_directory_can_be_reused(tmp_path):
+    space = NB201Space()
+    run_dir = tmp_path / "run"
+    with pytest.raises(ConfigError, match="cannot reach"):
+        run_search(space, FunctionEvaluator(score), RegularizedEvolution(space, seed=0),
+                   budget=Budget(trials=3), run_dir=run_dir, executor=NoCluster())
+    assert stored_status(run_dir) == "failed"  # not "running" forever
+    result = search(run_dir, FunctionEvaluator(score), trials=3)  # --out the same directory
+    assert result.n_trials == 3 and stored_status(run_dir) == "finished"
+    with pytest.raises(RunDirError, match="already holds"):  # a run with trials is kept
+        search(run_dir, FunctionEvaluator(score), trials=3)

@@ -21,3 +21,9 @@ def dies_once(arch) -> float:
         marker.write_text("died")
         os._exit(1)
     return 50.0
+
+
+def sleeps(arch) -> float:
+    """A trial far longer than any test may wait for."""
+    time.sleep(120)
+    return 0.0

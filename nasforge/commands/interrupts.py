@@ -1,0 +1,50 @@
+"""Ctrl-C and SIGTERM in a command: the run spine records the run as "interrupted" (everything
+finished is already stored), the command says how to continue, and exits 130 (SIGINT) or 143
+(SIGTERM), the statuses a shell gives a process those signals end."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from nasforge.run import STORE_NAME
+
+EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would raise KeyboardInterrupt, so that both stop a run
+    the same way (``kill PID``, a batch system's time limit, ``docker stop``)."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    raise Terminated
+
+
+@contextmanager
+def interrupts_end_the_run(run_dir: Path | None) -> Iterator[None]:
+    """Within the block, Ctrl-C and SIGTERM end the command cleanly: one line on stderr
+    (with the command that resumes ``run_dir``, once the run has started), then exit 130 or
+    143."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    # A parent that ignored SIGINT (nohup, some CI runners) would make Ctrl-C do nothing.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        started = run_dir is not None and (run_dir / STORE_NAME).is_file()
+        where = f"; finished work is kept in {run_dir}" if started else ""
+        hint = f"; continue with: nasforge search --resume {run_dir}" if started else ""
+        click.echo(f"interrupted ({'SIGTERM' if terminated else 'Ctrl-C'}){where}{hint}",
+                   err=True)
+        raise SystemExit(EXIT_SIGTERM if terminated else EXIT_SIGINT) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
