@@ -32,6 +32,7 @@ from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.task import Task
+from nasforge.threads import warn_if_contended
 from nasforge.training import seeded
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     """Train, select, evaluate. In a data-parallel group (``dist``) every rank trains its
     replica; only rank 0 writes the run directory, selects and evaluates (the others return
     None once the supernet is trained)."""
+    warn_if_contended()  # shared cores + OpenMP spin-waiting: see nasforge.threads
     path = Path(run_dir) if run_dir is not None else None
     with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
         supernet = strategy.make_supernet(task.shape).to(device)

@@ -21,3 +21,11 @@ def dies_once(arch) -> float:
         marker.write_text("died")
         os._exit(1)
     return 50.0
+
+
+def wait_policy_and_threads(arch) -> dict[str, float]:
+    """What the worker process was started with: passive waiting (1/0), torch threads."""
+    import torch
+
+    return {"valid_acc": 0.0, "passive": float(os.environ.get("OMP_WAIT_POLICY") == "PASSIVE"),
+            "threads": float(torch.get_num_threads())}
