@@ -29,8 +29,8 @@ xautodl's NB201 DARTS-V1 supernet as shipped and in channels-last; and
     (a) and (b), plus the convolutions and parameters of both and of the official DARTS search
     network (quark0/darts ``model_search.py``, counted from its structure) at 6 and 8 cells.
 
-Every training step is also given as GFLOP/s (FLOPs of convolutions and matrix products,
-forward + backward, counted by torch's FlopCounterMode on the model itself) and as a fraction
+Every training step is also given as GFLOP/s (FLOPs of convolutions and matrix products:
+3x the forward's, counted by torch's FlopCounterMode on the model itself) and as a fraction
 of the rate of a 2048 x 2048 matmul timed in the same interleaved loop.
 
 The plain reference (``plain_reference.py``) is independent of nasforge's ops.
@@ -150,7 +150,7 @@ def timed_steps(variants: Sequence[str], reps: int, batch_size: int) -> dict[str
     rate = peers.matmul_flops() / statistics.median(times.pop("matmul"))
     out: dict[str, Any] = {"matmul_gflops": rate / 1e9}
     for v, t in times.items():
-        flops = peers.flops_per_sample(trainers[v].step, batch_size)
+        flops = peers.flops_per_sample(trainers[v].model, trainers[v].x)
         s = summary(t, batch_size)
         gflops = flops * s["samples_per_s"] / 1e9
         out[v] = {**s, "gflop_per_sample": flops / 1e9, "gflops": gflops,
