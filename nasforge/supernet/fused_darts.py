@@ -22,6 +22,7 @@ each edge must run take part.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import torch
@@ -60,16 +61,26 @@ def run_cell_branches(x: torch.Tensor, branches: Sequence[Branch]) -> list[Term]
     return out + run_branches(x, rest)
 
 
+_STAGES: weakref.WeakKeyDictionary[nn.Module, list[Stage] | None] = weakref.WeakKeyDictionary()
+
+
 def _stages(op: nn.Module) -> list[Stage] | None:
     """The (depthwise, pointwise, BN) stages of a SepConv (2) or DilConv (1), each after a
-    ReLU; None if a layer is not of the fusable kind (bias, affine batch norm)."""
+    ReLU; None if a layer is not of the fusable kind (bias, affine batch norm). Worked out
+    once per op (the structure does not change), not on every forward."""
+    if op not in _STAGES:
+        _STAGES[op] = _find_stages(op)
+    return _STAGES[op]
+
+
+def _find_stages(op: nn.Module) -> list[Stage] | None:
     layers = list(op.children())
     stages: list[Stage] = []
     for i in range(0, len(layers), 4):
         relu, dw, pw, bn = layers[i:i + 4]
         ok = isinstance(relu, nn.ReLU) and isinstance(bn, _BatchNorm) and bn.weight is None \
-            and dw.bias is None and pw.bias is None and dw.groups == dw.in_channels \
-            and pw.groups == 1
+            and dw.bias is None and pw.bias is None and pw.groups == 1 \
+            and dw.groups == dw.in_channels == dw.out_channels
         if not ok:
             return None
         stages.append((dw, pw, bn))  # type: ignore[arg-type]
