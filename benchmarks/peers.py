@@ -106,7 +106,7 @@ def flops_per_sample(model: nn.Module, x: torch.Tensor) -> float:
     gradients at a forward's cost each. Not the counter's own backward figures: they
     overcount grouped (depthwise) convolutions by the group count (a depthwise 3x3's backward
     counted as 65x its forward)."""
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False) as counter:  # with grad: the step's own forward
         model(x)
     return 3.0 * float(counter.get_total_flops()) / x.shape[0]
 
