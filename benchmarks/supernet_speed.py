@@ -21,32 +21,41 @@ Measures on CPU, in one run, interleaved (variant A, B, C, D, then again, ...), 
     proxy-sized supernet (C=8, N=1, MNIST-1D, 2000 validation samples in batches of 128) with
     every validation batch vs a capped ``valid_batches``.
 
-The plain reference is written here, independent of nasforge's ops: every edge computes all
-five ops, ``none`` included (``x * 0``), and sums ``w_o * op_o(x)`` -- the naive DARTS/NB201
-code. It shares the NB201 skeleton (stem, reduction blocks, classifier) and, for the
-correctness check, the weights of our supernet.
+Peers (``peers.py``; skipped with a note when ``xautodl`` is not installed): in (a) and (b),
+xautodl's NB201 DARTS-V1 supernet as shipped and in channels-last; and
+
+(e) on the DARTS space (C=16, 6 cells, 32x32, batch 32): our ``DartsSupernet`` against
+    xautodl's ``NASNetworkDARTS`` (N=2: the same 6-cell layout), training step and memory as in
+    (a) and (b), plus the convolutions and parameters of both and of the official DARTS search
+    network (quark0/darts ``model_search.py``, counted from its structure) at 6 and 8 cells.
+
+Every training step is also given as GFLOP/s (FLOPs of convolutions and matrix products:
+3x the forward's, counted by torch's FlopCounterMode on the model itself) and as a fraction
+of the rate of a 2048 x 2048 matmul timed in the same interleaved loop.
+
+The plain reference (``plain_reference.py``) is independent of nasforge's ops.
 
 Writes ``benchmarks/results/supernet_speed.json`` and ``supernet_speed.png`` and prints a
 markdown table.
 
     .venv/bin/python benchmarks/supernet_speed.py              # ~5-10 min on 2 shared cores
-    .venv/bin/python benchmarks/supernet_speed.py --reps 2 --skip-pt
+    .venv/bin/python benchmarks/supernet_speed.py --reps 2 --skip-pt --darts-reps 1
 
-Note: ``OMP_WAIT_POLICY=PASSIVE`` is set before torch is imported. On a machine whose cores are
-shared with other processes, OpenMP's default spin-waiting made a 2-thread training step up to
-30x slower than a 1-thread one (each of the thousands of small parallel regions waits for a
-descheduled thread); passive waiting removes that pathology and is harmless otherwise.
+Note: passive OpenMP waiting is set before torch is imported, as nasforge's CLI does (see
+``nasforge/threads.py`` and ``benchmarks/contention.py``).
 """
 
 from __future__ import annotations
 
-import os
+from nasforge.threads import prefer_passive_waiting
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP; see above
+prefer_passive_waiting()  # before torch loads OpenMP; see above
 
 import argparse  # noqa: E402
+import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -55,11 +64,16 @@ from collections.abc import Callable, Sequence  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+import peers  # noqa: E402
 import torch  # noqa: E402
 from common import RESULTS, new_figure, save_figure, setup_logging, write_json  # noqa: E402
+from plain_reference import PlainSupernet  # noqa: E402
+from stepping import Trainer, interleaved, print_step_memory, summary  # noqa: E402
 from torch import nn  # noqa: E402
 
-from nasforge.spaces.nb201 import EDGES, NODES, NB201Network, edge_label  # noqa: E402
+from nasforge.spaces.nb201 import EDGES, edge_label  # noqa: E402
+from nasforge.supernet.base import Supernet  # noqa: E402
+from nasforge.supernet.darts import DartsSupernet  # noqa: E402
 from nasforge.supernet.nb201 import NB201Supernet  # noqa: E402
 from nasforge.task import Shape  # noqa: E402
 
@@ -67,73 +81,8 @@ log = logging.getLogger("benchmarks.supernet_speed")
 
 SHAPE = Shape((3, 32, 32), 10)
 C, N, BATCH = 16, 5, 64
+DARTS_CELLS, DARTS_PEER_N, DARTS_BATCH = 6, 2, 32  # xautodl's 3N cells: N=2 is our 6
 PT_EDGE, PT_OP = "2<-1", "nor_conv_3x3"  # the op masked in (c)
-
-
-# ---------------------------------------------------------------- the plain reference
-class PlainZero(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mul(0.0)
-
-
-class PlainPool(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.pool = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(x)
-
-
-def plain_relu_conv_bn(c: int, k: int) -> nn.Module:
-    return nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, k, 1, (k - 1) // 2, bias=False),
-                         nn.BatchNorm2d(c, affine=False))
-
-
-class PlainMixedOp(nn.Module):
-    """Every op computed, ``none`` included: ``sum_o w_o * op_o(x)``."""
-
-    def __init__(self, c: int) -> None:
-        super().__init__()
-        self.ops = nn.ModuleList([PlainZero(), nn.Identity(), plain_relu_conv_bn(c, 1),
-                                  plain_relu_conv_bn(c, 3), PlainPool()])
-
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        return sum(w[i] * op(x) for i, op in enumerate(self.ops))  # type: ignore[return-value]
-
-
-class PlainCell(nn.Module):
-    def __init__(self, weights: dict[str, torch.Tensor], c: int) -> None:
-        super().__init__()
-        self.weights = weights  # shared dict, so set_weights reaches every cell
-        self.edges = nn.ModuleDict({edge_label(*e): PlainMixedOp(c) for e in EDGES})
-        self.index = {edge_label(*e): i for i, e in enumerate(EDGES)}
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weights["w"]
-        nodes = [x]
-        for to in range(1, NODES):
-            nodes.append(sum(self.edges[edge_label(to, src)](
-                nodes[src], w[self.index[edge_label(to, src)]]) for src in range(to)))
-        return nodes[-1]
-
-
-class PlainSupernet(nn.Module):
-    def __init__(self, shape: Shape, c: int, n: int, channels_last: bool = False) -> None:
-        super().__init__()
-        self.weights: dict[str, torch.Tensor] = {"w": torch.full((len(EDGES), 5), 0.2)}
-        self.net = NB201Network(lambda ch: PlainCell(self.weights, ch), shape, c, n)
-        self.channels_last = channels_last
-        if channels_last:
-            self.to(memory_format=torch.channels_last)
-
-    def set_weights(self, w: torch.Tensor) -> None:
-        self.weights["w"] = w
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- the variants
@@ -144,10 +93,22 @@ VARIANTS: dict[str, str] = {
     "ours_unfused": "nasforge supernet, fused=False (edge by edge)",
     "ours": "nasforge supernet (default)",
 }
+PEERS = {"xautodl": "xautodl TinyNetworkDarts (DARTS-V1 NB201 supernet), as shipped",
+         "xautodl_cl": "xautodl TinyNetworkDarts + channels_last"}
+DARTS_VARIANTS = {"darts_ours": f"nasforge DartsSupernet, {DARTS_CELLS} cells",
+                  "darts_ours_unfused": "nasforge DartsSupernet, fused=False (edge by edge)",
+                  "darts_xautodl": f"xautodl NASNetworkDARTS, N={DARTS_PEER_N} "
+                                   f"({3 * DARTS_PEER_N} cells)"}
 
 
 def build(variant: str, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
+    if variant in PEERS:
+        return peers.xautodl_nb201(C, N, SHAPE.num_classes, variant == "xautodl_cl")
+    if variant.startswith("darts_ours"):
+        return DartsSupernet(SHAPE, C=C, layers=DARTS_CELLS, fused=variant == "darts_ours")
+    if variant == "darts_xautodl":
+        return peers.xautodl_darts(C, DARTS_PEER_N, SHAPE.num_classes)
     ours = NB201Supernet(SHAPE, C, N, channels_last=variant != "ours_nchw",
                          fused=variant != "ours_unfused")
     if variant.startswith("ours"):
@@ -163,28 +124,57 @@ def batch(seed: int = 0, size: int = BATCH) -> tuple[torch.Tensor, torch.Tensor]
         torch.randint(0, SHAPE.num_classes, (size,), generator=gen)
 
 
-class Trainer:
-    """One DARTS weight step: weights = softmax(alpha) (alpha requires grad), forward,
-    cross-entropy, backward, grad clip, SGD (DARTS's settings)."""
+def trainer(variant: str) -> Trainer:
+    """DARTS's weight step for ``variant``: ours update every parameter (alpha is outside),
+    a peer its operation weights (its alpha is inside)."""
+    model = build(variant)
+    shape = tuple(model.arch_state.valid.shape) if isinstance(model, Supernet) else (
+        len(EDGES), 5)
+    params = model.weight_parameters() if isinstance(model, peers.Peer) else None
+    size = DARTS_BATCH if variant in DARTS_VARIANTS else BATCH
+    return Trainer(model, shape, batch(size=size), params)
 
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.alpha = nn.Parameter(1e-3 * torch.randn(len(EDGES), 5,
-                                                     generator=torch.Generator().manual_seed(1)))
-        self.opt = torch.optim.SGD(model.parameters(), lr=0.025, momentum=0.9,
-                                   weight_decay=3e-4)
-        self.x, self.y = batch()
 
-    def step(self) -> float:
-        self.model.train()
-        self.model.set_weights(torch.softmax(self.alpha, -1))  # type: ignore[operator]
-        loss = nn.functional.cross_entropy(self.model(self.x), self.y)
-        self.opt.zero_grad(set_to_none=True)
-        self.alpha.grad = None
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
-        self.opt.step()
-        return float(loss.item())
+def measure_memory(variant: str, threads: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", variant,
+                          "--threads", str(threads)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def timed_steps(variants: Sequence[str], reps: int, batch_size: int) -> dict[str, Any]:
+    """Training steps of ``variants`` and the matmul, interleaved; samples/s, GFLOP/s and
+    the fraction of the matmul rate of each."""
+    trainers = {v: trainer(v) for v in variants}
+    fns: dict[str, Callable[[], Any]] = {v: t.step for v, t in trainers.items()}
+    times = interleaved({**fns, "matmul": peers.matmul_step()}, reps)
+    rate = peers.matmul_flops() / statistics.median(times.pop("matmul"))
+    out: dict[str, Any] = {"matmul_gflops": rate / 1e9}
+    for v, t in times.items():
+        flops = peers.flops_per_sample(trainers[v].model, trainers[v].x)
+        s = summary(t, batch_size)
+        gflops = flops * s["samples_per_s"] / 1e9
+        out[v] = {**s, "gflop_per_sample": flops / 1e9, "gflops": gflops,
+                  "fraction_of_matmul": gflops * 1e9 / rate}
+    return out
+
+
+def darts_space(reps: int, threads: int) -> dict[str, Any]:
+    """(e): ours vs xautodl's NASNetworkDARTS on the DARTS space, and the structure of both
+    against the official search network."""
+    steps = timed_steps(list(DARTS_VARIANTS), reps, DARTS_BATCH)
+    memory = {v: measure_memory(v, threads) for v in DARTS_VARIANTS}
+    counts = {v: peers.module_counts(build(v)) for v in DARTS_VARIANTS}
+    counts["darts_ours_8_cells"] = peers.module_counts(DartsSupernet(SHAPE, C=C, layers=8))
+    official = {f"{cells}_cells": peers.official_darts_counts(C, cells) for cells in (6, 8)}
+    ours, peer = steps["darts_ours"], steps["darts_xautodl"]
+    return {"setup": {"C": C, "cells": DARTS_CELLS, "batch": DARTS_BATCH, "reps": reps},
+            "variants": DARTS_VARIANTS, "train_step": steps, "memory": memory,
+            "counts": counts, "official_darts_counts": official,
+            "ours_equals_official": counts["darts_ours"] == official["6_cells"]
+            and counts["darts_ours_8_cells"] == official["8_cells"],
+            "speed_ratio_ours_vs_xautodl": ours["samples_per_s"] / peer["samples_per_s"],
+            "memory_ratio_ours_vs_xautodl": memory["darts_ours"]["step_delta_mib"]
+            / memory["darts_xautodl"]["step_delta_mib"]}
 
 
 def base_weights() -> torch.Tensor:
@@ -225,61 +215,6 @@ def setup_pt_eval(model: nn.Module, decided: int) -> Callable[[], None]:
         model(x)
 
     return run
-
-
-def interleaved(fns: dict[str, Callable[[], Any]], reps: int, warmup: int = 1
-                ) -> dict[str, list[float]]:
-    for name, fn in fns.items():
-        for _ in range(warmup):
-            fn()
-        log.info("warmed up %s", name)
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for rep in range(reps):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-        log.info("rep %d: %s", rep,
-                 {k: round(v[-1], 3) for k, v in times.items()})
-    return times
-
-
-def summary(times: list[float], samples: int) -> dict[str, Any]:
-    med = statistics.median(times)
-    return {"seconds": times, "median_s": med, "samples_per_s": samples / med}
-
-
-# ---------------------------------------------------------------- memory (child process)
-def _status_mib(field: str) -> float:
-    """``VmRSS`` / ``VmHWM`` of this process from /proc (Linux), in MiB."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def memory_child(variant: str, threads: int) -> None:
-    """Peak RSS of training steps above the RSS after the build. Not ``ru_maxrss``: Linux keeps
-    that across exec, so a child would inherit the parent's mark. ``VmHWM`` belongs to this
-    process's address space; writing 5 to clear_refs resets it to the current RSS."""
-    torch.set_num_threads(threads)
-    trainer = Trainer(build(variant))
-    base = _status_mib("VmRSS")
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
-    deltas = []
-    for _ in range(2):
-        trainer.step()
-        deltas.append(_status_mib("VmHWM") - base)
-    print(json.dumps({"baseline_mib": base, "peak_mib": base + deltas[-1],
-                      "first_step_delta_mib": deltas[0], "step_delta_mib": deltas[-1]}))
-
-
-def measure_memory(variant: str, threads: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--memory-child", variant,
-                          "--threads", str(threads)], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- PT selection (proxy)
@@ -332,6 +267,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pt-cap", type=int, default=4, help="the capped valid_batches in (d)")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     p.add_argument("--skip-pt", action="store_true", help="skip (d)")
+    p.add_argument("--darts-reps", type=int, default=3, help="timed steps per variant in (e)")
     p.add_argument("--memory-child", help=argparse.SUPPRESS)
     p.add_argument("--output", default=str(RESULTS / "supernet_speed.json"))
     return p.parse_args(argv)
@@ -340,7 +276,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.memory_child:
-        memory_child(args.memory_child, args.threads)
+        torch.set_num_threads(args.threads)
+        print_step_memory(trainer(args.memory_child))
         return
     setup_logging()
     logging.getLogger("nasforge").setLevel(logging.WARNING)  # PT logs every decision
@@ -357,10 +294,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info("max |logits ours - plain| = %.2e", max_diff)
     del ours, plain
 
-    trainers = {v: Trainer(build(v)) for v in VARIANTS}
-    train = {v: summary(t, BATCH) for v, t in
-             interleaved({v: tr.step for v, tr in trainers.items()}, args.reps).items()}
-    del trainers
+    have_peers = peers.xautodl_available()
+    if have_peers:
+        VARIANTS.update(PEERS)
+    else:
+        log.warning("xautodl is not installed (pip install --no-deps xautodl): no peers")
+    train = timed_steps(list(VARIANTS), args.reps, BATCH)
+    matmul_gflops = train.pop("matmul_gflops")
 
     memory = {}
     for v in VARIANTS:
@@ -374,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                        interleaved(fns, args.eval_reps).items()}
 
     pt = None if args.skip_pt else pt_selection_times([None, args.pt_cap], args.pt_reps)
+    darts = darts_space(args.darts_reps, args.threads) if have_peers else None
 
     ref = train["plain"]["samples_per_s"]
     payload = {
@@ -393,16 +334,28 @@ def main(argv: Sequence[str] | None = None) -> None:
                             d["plain"]["samples_per_s"]} for v, s in d.items()}
                     for k, d in evals.items()},
         "pt_selection": pt,
+        "matmul_gflops_2048": matmul_gflops,
+        "peers": peer_summary(train, memory) if have_peers else
+        "skipped: xautodl is not installed (pip install --no-deps xautodl)",
+        "darts_space": darts,
     }
     write_json(args.output, payload)
     plot(payload, args.output.replace(".json", ".png"))
     print(table(payload))
 
 
+def peer_summary(train: dict[str, Any], memory: dict[str, Any]) -> dict[str, float]:
+    ours, mem = train["ours"]["samples_per_s"], memory["ours"]["step_delta_mib"]
+    return {"xautodl_version": importlib.metadata.version("xautodl"),
+            "speed_ratio_ours_vs_xautodl": ours / train["xautodl"]["samples_per_s"],
+            "speed_ratio_ours_vs_xautodl_cl": ours / train["xautodl_cl"]["samples_per_s"],
+            "memory_ratio_ours_vs_xautodl": mem / memory["xautodl"]["step_delta_mib"]}
+
+
 def table(p: dict[str, Any]) -> str:
-    rows = ["| variant | train samples/s | x plain | step s | peak step MiB | "
+    rows = ["| variant | train samples/s | x plain | step s | peak step MiB | GFLOP/s (x matmul) | "
             "PT eval r1 samples/s (x plain) | PT eval r6 samples/s (x plain) |",
-            "|---|---|---|---|---|---|---|"]
+            "|---|---|---|---|---|---|---|---|"]
     for v, desc in p["variants"].items():
         t = p["train_step"][v]
         cells = []
@@ -412,8 +365,11 @@ def table(p: dict[str, Any]) -> str:
                          f"{e['samples_per_s']:.0f} ({e['ratio_vs_plain']:.2f}x)")
         rows.append(f"| {v}: {desc} | {t['samples_per_s']:.1f} | {t['ratio_vs_plain']:.2f}x | "
                     f"{t['median_s']:.2f} | {p['memory'][v]['step_delta_mib']:.0f} | "
+                    f"{t['gflops']:.0f} ({t['fraction_of_matmul']:.2f}) | "
                     + " | ".join(cells) + " |")
-    out = "\n".join(rows)
+    out = "\n".join(rows) + f"\n\nmatmul 2048x2048: {p['matmul_gflops_2048']:.0f} GFLOP/s"
+    if p["darts_space"]:
+        out += "\n\n" + darts_table(p["darts_space"])
     if p["pt_selection"]:
         out += "\n\n| PT selection (C=8, N=1, MNIST-1D) | valid samples | seconds (median) | arch |"
         out += "\n|---|---|---|---|"
@@ -421,6 +377,22 @@ def table(p: dict[str, Any]) -> str:
             out += (f"\n| valid_batches={r['valid_batches']} | {r['valid_samples']} | "
                     f"{r['median_s']:.1f} | {r['arch']} |")
     return out
+
+
+def darts_table(d: dict[str, Any]) -> str:
+    rows = ["| DARTS space, C=16, 6 cells, batch 32 | samples/s | peak step MiB | GFLOP/s "
+            "(x matmul) | convolutions | parameters |", "|---|---|---|---|---|---|"]
+    for v, desc in d["variants"].items():
+        t, c = d["train_step"][v], d["counts"][v]
+        rows.append(f"| {desc} | {t['samples_per_s']:.2f} | "
+                    f"{d['memory'][v]['step_delta_mib']:.0f} | {t['gflops']:.0f} "
+                    f"({t['fraction_of_matmul']:.2f}) | {c['convolutions']} | "
+                    f"{c['parameters']:,} |")
+    official = d["official_darts_counts"]["6_cells"]
+    rows.append(f"| official DARTS search network (counted) | | | | "
+                f"{official['convolutions']} | {official['parameters']:,} |")
+    return "\n".join(rows) + (f"\n\nours / xautodl: speed {d['speed_ratio_ours_vs_xautodl']:.2f}x"
+                              f", memory {d['memory_ratio_ours_vs_xautodl']:.2f}x")
 
 
 def plot(p: dict[str, Any], path: str) -> None:

@@ -2,23 +2,46 @@
 
 The public API: architectures and spaces as data, evaluators, ask/tell strategies, and
 ``search`` / ``run_search`` to run them (see README for examples).
+
+Names are imported on first use (PEP 562), so ``import nasforge`` and the CLI's own module do
+not load torch: the CLI sets passive OpenMP waiting before torch loads (``nasforge.threads``).
 """
 
-from nasforge.api import search
-from nasforge.architecture import Architecture, Categorical
-from nasforge.config import Budget, RunConfig, load_config
-from nasforge.errors import NasforgeError
-from nasforge.evaluators import Evaluator, FunctionEvaluator, Result
-from nasforge.registry import EVALUATORS, SPACES, STRATEGIES, TASKS, Registry
-from nasforge.run import SearchResult, run_search
-from nasforge.spaces import FunctionSpace, SearchSpace
-from nasforge.spaces.nb201 import NB201Space
-from nasforge.strategies import AskTellStrategy
-from nasforge.strategies.evolution import RegularizedEvolution
-from nasforge.strategies.random import RandomSearch
-from nasforge.task import Shape, Task
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it
+_HOMES = {
+    "search": "nasforge.api",
+    "Architecture": "nasforge.architecture",
+    "Categorical": "nasforge.architecture",
+    "Budget": "nasforge.config",
+    "RunConfig": "nasforge.config",
+    "load_config": "nasforge.config",
+    "NasforgeError": "nasforge.errors",
+    "Evaluator": "nasforge.evaluators",
+    "FunctionEvaluator": "nasforge.evaluators",
+    "Result": "nasforge.evaluators",
+    "EVALUATORS": "nasforge.registry",
+    "SPACES": "nasforge.registry",
+    "STRATEGIES": "nasforge.registry",
+    "TASKS": "nasforge.registry",
+    "Registry": "nasforge.registry",
+    "SearchResult": "nasforge.run",
+    "run_search": "nasforge.run",
+    "FunctionSpace": "nasforge.spaces",
+    "SearchSpace": "nasforge.spaces",
+    "NB201Space": "nasforge.spaces.nb201",
+    "AskTellStrategy": "nasforge.strategies",
+    "RegularizedEvolution": "nasforge.strategies.evolution",
+    "RandomSearch": "nasforge.strategies.random",
+    "Shape": "nasforge.task",
+    "Task": "nasforge.task",
+}
 
 __all__ = [
     "EVALUATORS",
@@ -47,3 +70,30 @@ __all__ = [
     "run_search",
     "search",
 ]
+
+if TYPE_CHECKING:
+    from nasforge.api import search
+    from nasforge.architecture import Architecture, Categorical
+    from nasforge.config import Budget, RunConfig, load_config
+    from nasforge.errors import NasforgeError
+    from nasforge.evaluators import Evaluator, FunctionEvaluator, Result
+    from nasforge.registry import EVALUATORS, SPACES, STRATEGIES, TASKS, Registry
+    from nasforge.run import SearchResult, run_search
+    from nasforge.spaces import FunctionSpace, SearchSpace
+    from nasforge.spaces.nb201 import NB201Space
+    from nasforge.strategies import AskTellStrategy
+    from nasforge.strategies.evolution import RegularizedEvolution
+    from nasforge.strategies.random import RandomSearch
+    from nasforge.task import Shape, Task
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'nasforge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value  # imported once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

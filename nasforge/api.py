@@ -40,7 +40,13 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
     "population": 20}``) or objects; ``evaluator`` may also be a plain function
     ``arch -> float | dict`` (wrapped in a FunctionEvaluator). ``workers`` > 1 evaluates that
     many candidates at once in worker processes (the evaluator must then be picklable: a
-    module-level function, not a lambda)."""
+    module-level function, not a lambda).
+
+    Shared cores: torch's OpenMP spin-waits by default, which on cores another process is
+    busy on made a training step up to 37x slower. Set ``OMP_WAIT_POLICY=PASSIVE`` in the
+    environment before ``import torch`` (the ``nasforge`` CLI and its worker processes do;
+    this function's worker processes get it too). A RuntimeWarning says so once when torch
+    runs active waiting with more threads than free cores (``nasforge.threads``)."""
     budget = Budget(trials=trials, seconds=seconds)
     if trials is None and seconds is None:
         raise ConfigError("search() needs trials= and/or seconds=")

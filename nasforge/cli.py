@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from nasforge.errors import NasforgeError
+from nasforge.threads import prefer_passive_waiting  # cli.py's imports never load torch
 
 log = logging.getLogger("nasforge")
 
@@ -46,6 +47,9 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.version_option(package_name="nasforge")
 def main(verbose: bool) -> None:
     """nasforge: neural architecture search on PyTorch."""
+    # Before any command imports torch, for this process and every worker it starts
+    # (nasforge.threads says why); a policy the user set wins.
+    prefer_passive_waiting()
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     # Without a terminal, progress is a line now and then on stderr (nasforge.progress).

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator, Result
+from nasforge.threads import child_environment
 
 if TYPE_CHECKING:
     from nasforge.store import Trial
@@ -105,9 +106,10 @@ def _evaluate_in_worker(arch: Architecture) -> Result:
 
 class ProcessExecutor(Executor):
     """``workers`` processes on this machine (spawned, so CUDA and OpenMP are safe), each with
-    ``cpus_per_trial`` torch threads. A worker that dies (killed, out of memory) breaks the
-    pool: it is rebuilt and the trials in flight are retried, each at most ``max_retries``
-    times, then reported failed."""
+    ``cpus_per_trial`` torch threads and passive OpenMP waiting unless the user set a policy
+    (``nasforge.threads``: workers share cores, where spin-waiting collapses). A worker that
+    dies (killed, out of memory) breaks the pool: it is rebuilt and the trials in flight are
+    retried, each at most ``max_retries`` times, then reported failed."""
 
     def __init__(self, workers: int = 2, cpus_per_trial: int = 1, max_retries: int = 2) -> None:
         available = os.cpu_count() or 1
@@ -129,9 +131,10 @@ class ProcessExecutor(Executor):
 
     def _new_pool(self) -> None:
         context = multiprocessing.get_context("spawn")
-        self.pool = cf.ProcessPoolExecutor(self.capacity, mp_context=context,
-                                           initializer=_init_worker,
-                                           initargs=(self.evaluator, self.threads))
+        with child_environment(self.threads):
+            self.pool = cf.ProcessPoolExecutor(self.capacity, mp_context=context,
+                                               initializer=_init_worker,
+                                               initargs=(self.evaluator, self.threads))
 
     def submit(self, trial_id: int, arch: Architecture) -> None:
         try:
@@ -142,7 +145,8 @@ class ProcessExecutor(Executor):
 
     def _submit(self, trial_id: int, arch: Architecture) -> None:
         assert self.pool is not None
-        self.futures[self.pool.submit(_evaluate_in_worker, arch)] = (trial_id, arch)
+        with child_environment(self.threads):  # the pool spawns its workers on demand, here
+            self.futures[self.pool.submit(_evaluate_in_worker, arch)] = (trial_id, arch)
 
     def wait(self) -> tuple[int, Result]:
         while True:

@@ -34,6 +34,7 @@ from nasforge.store import TrialStore
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.task import Task
+from nasforge.threads import warn_if_contended
 from nasforge.training import seeded
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     """Train, select, evaluate. In a data-parallel group (``dist``) every rank trains its
     replica; only rank 0 writes the run directory, selects and evaluates (the others return
     None once the supernet is trained)."""
+    warn_if_contended()  # shared cores + OpenMP spin-waiting: see nasforge.threads
     path = Path(run_dir) if run_dir is not None else None
     if path is not None and dist.is_main:
         _open_run_dir(path, resume, config)

@@ -5,7 +5,9 @@ gpus_per_trial: 0.5}`` joins the cluster at ``address`` (started with Ray's own 
 ``ray start --head`` and ``ray start --address=HOST:6379`` on each machine); without an
 address a local Ray instance is started on this machine. ``workers`` bounds the trials in
 flight; each trial asks Ray for ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs
-(fractions allowed), so Ray places it where they are free. A worker that dies mid-trial has
+(fractions allowed), so Ray places it where they are free; its worker process starts with
+passive OpenMP waiting (unless set here) and ``cpus_per_trial`` OpenMP threads
+(``nasforge.threads``). A worker that dies mid-trial has
 its trial retried by Ray up to ``max_retries`` times, then the trial is marked failed. The
 run store on this machine stays the single source of truth: resume works as with any
 executor.
@@ -23,6 +25,7 @@ from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator, Result
 from nasforge.executors import Executor
+from nasforge.threads import worker_environment
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +96,11 @@ class RayExecutor(Executor):
                          runtime_env={"env_vars": {"PYTHONPATH": path}})
                 self.started_here = True
         self.evaluator_ref = ray.put(evaluator)  # shipped once, not with every trial
+        # Workers are separate processes: the env must be theirs before their torch loads.
+        env = worker_environment(max(1, int(self.cpus)))
         self.task = ray.remote(_evaluate).options(
-            num_cpus=self.cpus, num_gpus=self.gpus, max_retries=self.max_retries)
+            num_cpus=self.cpus, num_gpus=self.gpus, max_retries=self.max_retries,
+            runtime_env={"env_vars": env})
 
     def check(self) -> None:
         if self.address:

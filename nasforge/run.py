@@ -32,6 +32,7 @@ from nasforge.progress import Progress
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial, TrialStore
 from nasforge.strategies.base import AskTellStrategy
+from nasforge.threads import warn_if_contended
 
 if TYPE_CHECKING:
     from nasforge.report.html import Plot
@@ -130,6 +131,7 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
     see ``nasforge.progress`` (``label`` names the bar)."""
     if budget.trials is None and budget.seconds is None:
         raise ConfigError("a search needs a budget: set budget.trials and/or budget.seconds")
+    warn_if_contended()  # shared cores + OpenMP spin-waiting: see nasforge.threads
     path = Path(run_dir) if run_dir is not None else None
     store = open_run_dir(path, resume=resume) if path else TrialStore(":memory:")
     with store, ending_recorded(lambda status: store.set_meta("status", status)):

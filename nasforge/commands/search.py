@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from nasforge.errors import ConfigError
 from nasforge.executors import make_executor
 from nasforge.run import SearchResult, check_run_dir, run_search, stored_result, stored_status
 from nasforge.strategies.oneshot import OneShotStrategy
+from nasforge.threads import child_environment
 
 
 def default_run_dir(config_path: Path) -> Path:
@@ -109,20 +111,24 @@ def launch(nproc: int, config_path: Path | None, overrides: Sequence[str], run_d
 
     click.echo(f"run directory: {run_dir} ({nproc} data-parallel processes)", err=True)
     out = None if resume is not None else run_dir
-    mp.start_processes(_replica, args=(nproc, free_port(), config_path, tuple(overrides), out,
-                                       resume, progress), nprocs=nproc, start_method="spawn")
+    with child_environment(replica_threads(nproc)):  # each replica's env, before its torch
+        mp.start_processes(_replica, args=(nproc, free_port(), config_path, tuple(overrides),
+                                           out, resume, progress), nprocs=nproc,
+                           start_method="spawn")
+
+
+def replica_threads(world: int) -> int:
+    """Each replica's share of the machine's cores (instead of oversubscribing them)."""
+    return max(1, (os.cpu_count() or 1) // world)
 
 
 def _replica(rank: int, world: int, port: int, config_path: Path | None,
              overrides: tuple[str, ...], out: Path | None, resume: Path | None,
              progress: bool | None) -> None:
-    import os
-
     import torch
 
     set_environment(rank, world, port)
-    # Share the machine's cores between the replicas instead of oversubscribing them.
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    torch.set_num_threads(replica_threads(world))
     run_search_command(config_path, overrides, out, resume, progress)  # rank 0 prints
 
 

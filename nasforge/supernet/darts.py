@@ -23,7 +23,9 @@ from nasforge.spaces.darts import DartsSpace, edge_label
 from nasforge.spaces.darts_net import CELL_TYPES, EDGES, NODES, DartsNetwork, Preprocess, node_edge
 from nasforge.spaces.darts_ops import make_darts_op
 from nasforge.spaces.ops import Zero
-from nasforge.supernet.base import EdgeWeights, Supernet
+from nasforge.supernet.base import EdgeWeights, Supernet, channels_last
+from nasforge.supernet.fused import Branch, accumulate
+from nasforge.supernet.fused_darts import run_cell_branches
 from nasforge.supernet.mixed import MixedOp
 from nasforge.task import Shape
 
@@ -70,9 +72,9 @@ class DartsSearchCell(Preprocess):
     """Every edge of one cell type at once; reads its weights from the shared state."""
 
     def __init__(self, state: EdgeWeights, cell: str, c_pp: int, c_p: int, c: int,
-                 reduction_prev: bool, dim: int) -> None:
+                 reduction_prev: bool, dim: int, fused: bool = True) -> None:
         super().__init__(c_pp, c_p, c, reduction_prev, dim, affine=False)
-        self.state = state
+        self.state, self.fused = state, fused
         reduction = cell == "reduce"
         self.index = {node_edge(to, src): state.edge_index(edge_label(cell, to, src))
                       for to, src in EDGES}
@@ -83,8 +85,33 @@ class DartsSearchCell(Preprocess):
         })
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
-        weights, active = self.state.effective, self.state.active
         states = [self.preprocess0(s0), self.preprocess1(s1)]
+        return self._forward_fused(states) if self.fused else self._forward_per_edge(states)
+
+    def _forward_fused(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        """The edges leaving each state evaluated together (``supernet.fused_darts``)."""
+        weights, active = self.state.effective, self.state.active
+        states: list[torch.Tensor | None] = [*inputs] + [None] * len(NODES)
+        owned: set[int] = set()
+        for src in range(NODES[-1] + 1):
+            state = states[src]
+            if state is None:  # no edge into it runs: zeros, as MixedOp gives
+                state = states[src] = self._mixed(src, 0).zero(inputs[0])
+            if src == NODES[-1]:
+                break
+            branches = [Branch(self._mixed(to, src).ops[i], weights[e, i], to)
+                        for to in NODES if to > src
+                        for e in [self.index[node_edge(to, src)]] for i in active[e]]
+            accumulate(states, owned, run_cell_branches(state, branches))
+        return torch.cat(states[2:], dim=1)  # type: ignore[arg-type]  # (batch, 4c, ...)
+
+    def _mixed(self, to: int, src: int) -> DartsMixedOp:
+        mixed = self.edges[node_edge(to, src)]
+        assert isinstance(mixed, DartsMixedOp)
+        return mixed
+
+    def _forward_per_edge(self, states: list[torch.Tensor]) -> torch.Tensor:
+        weights, active = self.state.effective, self.state.active
         for to in NODES:
             total: torch.Tensor | None = None
             for src in range(to):
@@ -101,11 +128,20 @@ class DartsSupernet(Supernet):
     """The DARTS search network over ``space`` (default: the DARTS space, 8 ops).
 
     ``C`` and ``layers`` default to the space's (DARTS searches with C=16, 8 cells).
+
+    ``channels_last``: on 2D (image) inputs, run in the channels-last memory format (as
+    :class:`~nasforge.supernet.nb201.NB201Supernet`; same numbers up to float rounding, faster
+    convolutions on CPU).
+
+    ``fused``: evaluate the edges leaving each state of a cell together
+    (``supernet.fused_darts``); same numbers up to float rounding.
     """
 
     def __init__(self, shape: Shape, space: DartsSpace | None = None, C: int | None = None,
-                 layers: int | None = None) -> None:
+                 layers: int | None = None, channels_last: bool = True,
+                 fused: bool = True) -> None:
         super().__init__()
+        self.channels_last = channels_last
         base = space if space is not None else DartsSpace()
         options = dict(base.options(), C=C or base.C, layers=layers or base.layers)
         self.space = DartsSpace(**options)  # type: ignore[arg-type]
@@ -115,11 +151,13 @@ class DartsSupernet(Supernet):
 
         def make_cell(cell: str, c_pp: int, c_p: int, c: int, reduction_prev: bool) -> nn.Module:
             return DartsSearchCell(self.arch_state, cell, c_pp, c_p, c, reduction_prev,
-                                   shape.dim)
+                                   shape.dim, fused)
 
         self.net = DartsNetwork(make_cell, shape, self.space.C, self.space.layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and x.dim() == 4:
+            x = channels_last(self, self.net.stem[0].weight, x)
         return self.net(x)  # type: ignore[no-any-return]
 
     def set_path(self, arch: Architecture) -> None:

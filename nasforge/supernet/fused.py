@@ -127,7 +127,12 @@ def _conv_key(op: ReLUConvBN) -> tuple[object, ...]:
     conv, bn = op[1], op[2]
     assert isinstance(bn, _BatchNorm)
     return (type(conv), conv.kernel_size, conv.stride, conv.padding, conv.dilation,
-            conv.in_channels, bn.eps, bn.training, bn.running_mean is None, _next_factor(bn))
+            conv.in_channels, batch_norm_key(bn))
+
+
+def batch_norm_key(bn: _BatchNorm) -> tuple[object, ...]:
+    """Batch norms with equal keys can be one ``F.batch_norm`` call (see ``_conv_key``)."""
+    return (bn.eps, bn.training, bn.running_mean is None, _next_factor(bn))
 
 
 def _next_factor(bn: _BatchNorm) -> float:
@@ -144,14 +149,15 @@ def _fused_conv_bn(relu: torch.Tensor, group: Sequence[Branch]) -> list[Term]:
     y = convs[0]._conv_forward(relu, weight, None)
     widths = [c.out_channels for c in convs]
     scale = torch.cat([b.weight.reshape(1).expand(w) for b, w in zip(group, widths, strict=True)])
-    y = _batch_norm(y, norms, scale)
+    y = fused_batch_norm(y, norms, scale)
     return [(b.target, part, None) for b, part in zip(group, y.split(widths, 1), strict=True)]
 
 
-def _batch_norm(y: torch.Tensor, norms: Sequence[_BatchNorm], scale: torch.Tensor
-                ) -> torch.Tensor:
+def fused_batch_norm(y: torch.Tensor, norms: Sequence[_BatchNorm], scale: torch.Tensor | None
+                     ) -> torch.Tensor:
     """One ``F.batch_norm`` over the concatenated channels of ``norms`` (which share their
-    settings, see ``_conv_key``), scaled per channel by ``scale``; running statistics are
+    settings, see ``batch_norm_key``), scaled per channel by ``scale`` (None: not scaled, as
+    batch norms without affine parameters); running statistics are
     updated and written back to each batch norm as its own forward would."""
     first = norms[0]
     if first.running_mean is None or first.running_var is None:

@@ -15,7 +15,7 @@ from torch import nn
 from nasforge.architecture import Architecture
 from nasforge.errors import ArchitectureError
 from nasforge.spaces.nb201 import EDGES, NB201_OPS, NODES, NB201Network, NB201Space, edge_label
-from nasforge.supernet.base import EdgeWeights, Supernet
+from nasforge.supernet.base import EdgeWeights, Supernet, channels_last
 from nasforge.supernet.fused import Branch, accumulate, run_branches
 from nasforge.supernet.mixed import MixedOp
 from nasforge.task import Shape
@@ -102,13 +102,7 @@ class NB201Supernet(Supernet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last and x.dim() == 4:
-            # Checked on every call (cheap), so a model rebuilt or moved later is converted
-            # too; .to() keeps the Parameter objects, so optimizers built before still apply.
-            stem = self.net.stem[0].weight
-            assert isinstance(stem, torch.Tensor)
-            if not stem.is_contiguous(memory_format=torch.channels_last):
-                self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = channels_last(self, self.net.stem[0].weight, x)
         return self.net(x)  # type: ignore[no-any-return]
 
     def to_architecture(self, edge_ops: dict[str, str]) -> Architecture:

@@ -27,3 +27,11 @@ def sleeps(arch) -> float:
     """A trial far longer than any test may wait for."""
     time.sleep(120)
     return 0.0
+
+
+def wait_policy_and_threads(arch) -> dict[str, float]:
+    """What the worker process was started with: passive waiting (1/0), torch threads."""
+    import torch
+
+    return {"valid_acc": 0.0, "passive": float(os.environ.get("OMP_WAIT_POLICY") == "PASSIVE"),
+            "threads": float(torch.get_num_threads())}

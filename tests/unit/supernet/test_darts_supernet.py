@@ -88,7 +88,10 @@ def test_export_copies_weights():
 
 def test_masking_every_op_of_an_edge_zeroes_it():
     shape = SHAPES[0]
-    net = tiny(shape, ops=["skip_connect", "sep_conv_3x3"])
+    torch.manual_seed(0)  # edge by edge: the hook sees MixedOp.forward, which the fused cell
+    # does not call (tests/unit/supernet/test_fused_darts.py checks that both agree)
+    net = DartsSupernet(shape, DartsSpace(C=4, layers=3, ops=["skip_connect", "sep_conv_3x3"]),
+                        fused=False)
     net.eval()
     cell = net.net.cells[0]
     captured = {}
@@ -150,3 +153,25 @@ def test_search_network_parameter_count():
 
     net = DartsSpace().supernet(Shape((3, 32, 32), 10))
     assert count_params(net) == 1_930_618
+
+
+def test_channels_last_gives_the_same_logits_and_gradients():
+    shape = SHAPES[1]
+    nets = [tiny(shape), tiny(shape)]
+    nets[1].channels_last = False
+    x = torch.randn(4, *shape.input_shape)
+    w = torch.softmax(torch.randn(28, 8, generator=torch.Generator().manual_seed(1)), -1)
+    outs = []
+    for net in nets:
+        net.set_weights(w)
+        out = net(x)
+        out.square().sum().backward()
+        outs.append(out)
+    stem = [net.net.stem[0].weight for net in nets]
+    assert stem[0].is_contiguous(memory_format=torch.channels_last)
+    assert not stem[1].is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert (a.grad is None) == (b.grad is None)
+        if a.grad is not None:
+            assert torch.allclose(a.grad, b.grad, atol=1e-4)
