@@ -23,6 +23,8 @@ Writes ``benchmarks/results/contention.json`` and ``contention.png``.
 
     .venv/bin/python benchmarks/contention.py                  # ~3-6 min on 2 shared cores
     .venv/bin/python benchmarks/contention.py --rounds 1 --steps 5
+    .venv/bin/python benchmarks/contention.py --length 427 \
+        --output benchmarks/results/contention_427.json    # a UCR-length series
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def summarize(runs: dict[str, list[float]]) -> dict[str, Any]:
             "steps_timed": {key: len(ms) for key, ms in runs.items()}}
 
 
-def plot(summary: dict[str, Any], args: argparse.Namespace) -> None:
+def plot(summary: dict[str, Any], args: argparse.Namespace, path: str) -> None:
     fig = new_figure(6.4, 4.0)
     ax = fig.add_subplot()
     keys = [f"{s}/{p}" for s in SETTINGS for p in PLACES]
@@ -121,9 +123,9 @@ def plot(summary: dict[str, Any], args: argparse.Namespace) -> None:
     ax.bar_label(bars, labels=[f"{v:.0f} ms" for v in values])
     ax.set_yscale("log")
     ax.set_ylabel("median training step (ms, log scale)")
-    ax.set_title(f"NB201 C=8 N=1, batch {args.batch}, {args.threads} threads: alone vs beside "
-                 "one busy process", fontsize=9)
-    save_figure(fig, RESULTS / "contention.png")
+    ax.set_title(f"NB201 C=8 N=1, input 1x{args.length}, batch {args.batch}, {args.threads} "
+                 "threads: alone vs beside one busy process", fontsize=9)
+    save_figure(fig, path)
 
 
 def main() -> None:
@@ -136,6 +138,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20, help="timed steps per child")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--max-seconds", type=float, default=10.0, help="per child, then stop")
+    p.add_argument("--output", default=str(RESULTS / "contention.json"), help="JSON (+ .png)")
     args = p.parse_args()
     if args.child:
         child_main(args)
@@ -151,12 +154,12 @@ def main() -> None:
             log.info("round %d %-16s median %.1f ms (%d steps, policy %s)", round_, key,
                      statistics.median(got["ms"]), len(got["ms"]), got["policy"])
     summary = summarize(runs)
-    config = {k: v for k, v in vars(args).items() if k != "child"}
-    write_json(RESULTS / "contention.json",
+    config = {k: v for k, v in vars(args).items() if k not in ("child", "output")}
+    write_json(args.output,
                {"config": {**config, "cell": CELL, "network": "NB201 C=8 N=1"},
                 "load_average_before": load_before, "load_average_after": os.getloadavg(),
                 **summary, "step_ms": runs})
-    plot(summary, args)
+    plot(summary, args, args.output.replace(".json", ".png"))
     for key, value in summary["median_ms"].items():
         print(f"{key:18s} {value:8.1f} ms")
     print("beside / alone:", {k: round(v, 2) for k, v in summary["beside_over_alone"].items()})
