@@ -49,6 +49,8 @@ SETTINGS: dict[str, list[str]] = {
                            "task.valid_fraction=0.5", "evaluator.epochs=10"],
     "c8n2_16px_10k_e12": ["space.C=8", "space.N=2", "task.train_size=20000",
                           "task.valid_fraction=0.5", "evaluator.epochs=12"],
+    "c8n1_16px_10k_e20": ["space.C=8", "space.N=1", "task.train_size=20000",
+                          "task.valid_fraction=0.5", "evaluator.epochs=20"],
     "c8n1_16px_20k_e20": ["space.C=8", "space.N=1", "task.train_size=30000",
                           "task.valid_fraction=0.3334", "evaluator.epochs=20"],
 }
