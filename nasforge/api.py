@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from nasforge.components import build, resolve_device
+from nasforge.components import build, check_config, factory_for, resolve_device
 from nasforge.config import Budget, Component, RunConfig, check_options, config_from_dict
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator
@@ -64,8 +64,6 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
 
 
 def _component(spec: Spec, section: str = "space") -> Component:
-    from nasforge.components import factory_for
-
     raw = {"name": spec} if isinstance(spec, str) else dict(spec)
     if "name" not in raw:
         raise ConfigError(f"{section} spec needs a 'name': {spec!r}")
@@ -98,4 +96,4 @@ def _config_if_named(space: Any, task: Any, evaluator: Any, strategy: Any, budge
     raw: dict[str, Any] = {k: v if isinstance(v, str) else dict(v) for k, v in specs.items()}
     raw.update(seed=seed, device=device,
                budget={"trials": budget.trials, "seconds": budget.seconds})
-    return config_from_dict(raw)
+    return check_config(config_from_dict(raw))

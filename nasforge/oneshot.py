@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,6 @@ import torch
 from nasforge.architecture import Architecture
 from nasforge.config import RunConfig, dump_config
 from nasforge.distributed import SINGLE, DistContext
-from nasforge.errors import ConfigError, RunDirError
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result, describe_for_store
 from nasforge.progress import Progress
 from nasforge.run import STORE_NAME, SearchResult, best_record, ending_recorded, open_run_dir
@@ -33,15 +31,21 @@ from nasforge.spaces.base import SearchSpace
 from nasforge.store import TrialStore
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
+from nasforge.supernet.checkpoint import (
+    CHECKPOINT,
+    read_checkpoint,
+    restore_supernet,
+    save_checkpoint,
+    supernet_recipe,
+)
 from nasforge.task import Task
 from nasforge.threads import warn_if_contended
 from nasforge.training import seeded
 
 if TYPE_CHECKING:
-    from nasforge.report.html import Plot
+    from nasforge.report.figure import Plot
 
 log = logging.getLogger(__name__)
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
@@ -111,13 +115,6 @@ def _set_status(path: Path | None, status: str) -> None:
             store.set_meta("status", status)
 
 
-def _supernet(space: SearchSpace, task: Task) -> Supernet:
-    make = getattr(space, "supernet", None)
-    if make is None:
-        raise ConfigError(f"space {space.name!r} has no supernet: one-shot strategies need one")
-    return make(task.shape)  # type: ignore[no-any-return]
-
-
 def _fit(strategy: OneShotStrategy, supernet: Supernet, state: OneShotState,
          path: Path | None, show: bool | None) -> None:
     with Progress("supernet", strategy.epochs, initial=state.epoch, unit="epoch",
@@ -177,44 +174,14 @@ def _evaluate(evaluator: Evaluator | None, space: SearchSpace, supernet: Superne
 
 
 def _save(path: Path, supernet: Supernet, strategy: OneShotStrategy, state: OneShotState) -> None:
-    tmp = path / (CHECKPOINT + ".tmp")
-    torch.save({"supernet": supernet.state_dict(), "verbs": supernet.verb_state(),
-                "strategy": strategy.state_dict(), "state": state}, tmp)
-    os.replace(tmp, path / CHECKPOINT)  # atomic: a kill never leaves half a checkpoint
-
-
-def read_checkpoint(file: Path) -> dict[str, Any]:
-    if not file.is_file():
-        raise RunDirError(f"no one-shot checkpoint at {file}")
-    try:
-        return torch.load(file, weights_only=False)  # type: ignore[no-any-return]
-    except Exception as exc:  # noqa: BLE001  (any unreadable file)
-        raise RunDirError(f"{file}: unreadable checkpoint ({exc})") from None
-
-
-def _restore_supernet(supernet: Supernet, data: dict[str, Any], file: Path) -> None:
-    try:
-        supernet.load_state_dict(data["supernet"])
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-        raise ConfigError(f"{file} does not fit this supernet: {first}") from None
-    supernet.load_verb_state(data["verbs"])
-
-
-def load_supernet(path: Path, space: SearchSpace, task: Task, device: torch.device
-                  ) -> Supernet:
-    """The trained supernet of a one-shot run (its directory or its checkpoint file)."""
-    file = path / CHECKPOINT if path.is_dir() else path
-    data = read_checkpoint(file)
-    supernet = _supernet(space, task).to(device)
-    _restore_supernet(supernet, data, file)
-    return supernet
+    recipe = supernet_recipe(strategy.gated, strategy.supernet_options())
+    save_checkpoint(path, supernet, recipe, {"strategy": strategy.state_dict(), "state": state})
 
 
 def _load(path: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotState:
     data = read_checkpoint(path / CHECKPOINT)
     strategy.load_state_dict(data["strategy"])  # checks the alpha shape first
-    _restore_supernet(supernet, data, path / CHECKPOINT)
+    restore_supernet(supernet, data, path / CHECKPOINT)
     state: OneShotState = data["state"]
     log.info("resuming one-shot run at epoch %d", state.epoch)
     return state
@@ -256,7 +223,7 @@ def _write_outputs(path: Path, space: SearchSpace, supernet: Supernet, state: On
 def _strengths_plot(path: Path | None, strategy: OneShotStrategy, supernet: Supernet,
                     state: OneShotState) -> list[Plot]:
     """The heatmap of the strategy's learned op weights (none for SPOS: it learns none)."""
-    from nasforge.report import Plot
+    from nasforge.report.figure import Plot
     from nasforge.report.oneshot import plot_alpha
 
     caption = strategy.strengths_caption()

@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,21 +24,20 @@ from typing import TYPE_CHECKING, Any
 
 from nasforge.architecture import Architecture
 from nasforge.config import Budget, RunConfig, dump_config
-from nasforge.errors import ConfigError, RunDirError, TrialFailed
+from nasforge.errors import ConfigError, RunDirError
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result, describe_for_store
 from nasforge.executors import Executor, LocalExecutor
 from nasforge.progress import Progress
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import Trial, TrialStore
+from nasforge.store import STORE_NAME, Trial, TrialStore, best_trial
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.threads import warn_if_contended
 
 if TYPE_CHECKING:
-    from nasforge.report.html import Plot
+    from nasforge.report.figure import Plot
 
 log = logging.getLogger(__name__)
 
-STORE_NAME = "trials.sqlite"
 # Called after every finished trial with (trial id, architecture, result).
 Callback = Callable[[int, Architecture, Result], None]
 
@@ -64,12 +62,6 @@ class SearchResult:
             best = f"best={self.best.arch!r}, {OBJECTIVE}={self.best.result.objective:.4g}"
         return (f"SearchResult({best}, trials={self.n_trials}, "
                 f"run_dir={str(self.run_dir) if self.run_dir else None!r})")
-
-
-def best_trial(trials: Sequence[Trial]) -> Trial | None:
-    """The finished trial with the highest search signal (the earliest on a tie)."""
-    ok = [t for t in trials if t.status == "ok" and math.isfinite(t.result.objective)]
-    return max(ok, key=lambda t: (t.result.objective, -t.id)) if ok else None
 
 
 def check_run_dir(run_dir: Path, *, resume: bool) -> None:
@@ -252,21 +244,6 @@ def _progress_bar(budget: Budget, n: int, spent: float, progress: bool | None,
         return Progress(label, budget.trials, initial=n, unit="trial", progress=progress)
     return Progress(f"{label} (cost)", budget.seconds, initial=spent, unit="s",
                     progress=progress)
-
-
-def evaluate_safely(evaluator: Evaluator, arch: Architecture) -> Result:
-    """One failing candidate (NaN loss, crash) becomes a failed trial, never a failed search.
-    User errors (bad config, missing file) still stop the search."""
-    start = time.perf_counter()
-    try:
-        return evaluator.evaluate(arch)
-    except TrialFailed as exc:
-        return Result.failed(str(exc), cost=time.perf_counter() - start)
-    except (ConfigError, RunDirError):
-        raise
-    except Exception as exc:  # noqa: BLE001  (any crash of one candidate)
-        log.warning("trial failed: %s\n%s", exc, traceback.format_exc())
-        return Result.failed(f"{type(exc).__name__}: {exc}", cost=time.perf_counter() - start)
 
 
 def best_record(space: SearchSpace, trial: Trial) -> dict[str, Any]:
