@@ -20,7 +20,8 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator
 from nasforge.evaluators.function import FunctionEvaluator
 from nasforge.executors import ProcessExecutor
-from nasforge.run import SearchResult, run_search
+from nasforge.run import run_search
+from nasforge.run_dir import SearchResult
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.task import Task

@@ -12,23 +12,24 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from nasforge.architecture import Architecture
-from nasforge.config import RunConfig, dump_config
+from nasforge.config import RunConfig
 from nasforge.distributed import SINGLE, DistContext
-from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result, describe_for_store
+from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.progress import Progress
-from nasforge.run import STORE_NAME, SearchResult, best_record, ending_recorded, open_run_dir
+from nasforge.report.figure import Plot
+from nasforge.run_dir import RunDir, SearchResult
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import TrialStore
+from nasforge.store import Trial, TrialStore
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.supernet.checkpoint import (
@@ -41,9 +42,6 @@ from nasforge.supernet.checkpoint import (
 from nasforge.task import Task
 from nasforge.threads import warn_if_contended
 from nasforge.training import seeded
-
-if TYPE_CHECKING:
-    from nasforge.report.figure import Plot
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +66,32 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     None once the supernet is trained)."""
     warn_if_contended()  # shared cores + OpenMP spin-waiting: see nasforge.threads
     path = Path(run_dir) if run_dir is not None else None
-    if path is not None and dist.is_main:
-        _open_run_dir(path, resume, config)
-    writes = path if dist.is_main else None
-    with ending_recorded(lambda status: _set_status(writes, status)):
-        return _run(space, task, strategy, selection, evaluator, device, path, resume,
-                    progress, seed, dist)
+    run = RunDir(path if dist.is_main else None, resume=resume)
+    with run.running(space=space, evaluator=evaluator, config=config) as store:
+        done = _run(space, task, strategy, selection, evaluator, device, path, resume,
+                    progress, seed, dist, store)
+    if done is None:
+        return None
+    if run.path is not None:
+        _write_extras(run.path, done)
+        run.write_outputs(space, done.result, done.plots)
+    return done.result
+
+
+@dataclass
+class _Done:
+    """What a finished one-shot run writes besides its store."""
+
+    result: SearchResult
+    state: OneShotState
+    scores: list[dict[str, Any]]
+    plots: list[Plot]
 
 
 def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: Selection,
          evaluator: Evaluator | None, device: torch.device, path: Path | None, resume: bool,
-         progress: bool | None, seed: int, dist: DistContext) -> SearchResult | None:
+         progress: bool | None, seed: int, dist: DistContext, store: TrialStore
+         ) -> _Done | None:
     with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
         supernet = strategy.make_supernet(task.shape).to(device)
     strategy.set_distributed(dist)
@@ -93,26 +106,25 @@ def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: S
     strategy.set_distributed(SINGLE)  # selection (and its fine-tuning) on rank 0 alone
     arch, scores = _select(space, task, strategy, selection, supernet, state, path, device,
                            show, seed)
-    result = _evaluate(evaluator, space, supernet, arch, task, device, show)
+    trials = _store_selection(store, space, arch, lambda: _evaluate(
+        evaluator, space, supernet, arch, task, device, show))
+    store.set_meta("epochs", state.history)
     plots = selection.report_plots(path) if path is not None else []
     plots += _strengths_plot(path, strategy, supernet, state)
-    return _finish(path, space, supernet, state, arch, result, scores, plots,
-                   describe_for_store(evaluator))
+    result = SearchResult(trials, trials[-1], trials[-1].result.cost, path)
+    return _Done(result, state, scores, plots)
 
 
-def _open_run_dir(path: Path, resume: bool, config: RunConfig | None) -> None:
-    with open_run_dir(path, resume=resume) as store:
-        if not resume:
-            if config is not None:
-                (path / "config.yaml").write_text(dump_config(config))
-            store.set_meta("created", time.time())  # the report's real wall time
-        store.set_meta("status", "running")
-
-
-def _set_status(path: Path | None, status: str) -> None:
-    if path is not None and (path / STORE_NAME).is_file():
-        with TrialStore(path / STORE_NAME) as store:
-            store.set_meta("status", status)
+def _store_selection(store: TrialStore, space: SearchSpace, arch: Architecture,
+                     evaluate: Callable[[], Result]) -> list[Trial]:
+    """The selection as the run's one trial, stored as an ask/tell trial is: started, then
+    finished with its result. A trial left running by a killed run is evaluated again; one
+    already finished is kept (nothing evaluated twice)."""
+    store.discard_running()
+    if not store.trials():
+        trial_id = store.start(arch, space.key(arch))
+        store.finish(trial_id, evaluate())
+    return store.trials()
 
 
 def _fit(strategy: OneShotStrategy, supernet: Supernet, state: OneShotState,
@@ -187,43 +199,17 @@ def _load(path: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotS
     return state
 
 
-def _finish(path: Path | None, space: SearchSpace, supernet: Supernet, state: OneShotState,
-            arch: Architecture, result: Result, scores: list[Any], plots: list[Plot],
-            evaluator: dict[str, Any]) -> SearchResult:
-    store = TrialStore(path / STORE_NAME if path else ":memory:")
-    with store:
-        store.discard_running()
-        if not store.trials():
-            trial_id = store.start(arch, space.key(arch))
-            store.finish(trial_id, result)
-        store.set_meta("space", {"name": space.name, **space.options()})
-        store.set_meta("epochs", state.history)
-        store.set_meta("evaluator", evaluator)
-        store.set_meta("status", "finished")
-        store.set_meta("finished_at", time.time())
-        trials = store.trials()
-    outcome = SearchResult(trials, trials[-1], result.cost, path)
-    if path is not None:
-        _write_outputs(path, space, supernet, state, outcome, scores, plots)
-    return outcome
-
-
-def _write_outputs(path: Path, space: SearchSpace, supernet: Supernet, state: OneShotState,
-                   outcome: SearchResult, scores: list[Any], plots: list[Plot]) -> None:
-    from nasforge.report import write_report
-
-    assert outcome.best is not None
-    (path / "best.json").write_text(json.dumps(best_record(space, outcome.best), indent=2) + "\n")
-    (path / "history.json").write_text(json.dumps(state.history, indent=2) + "\n")
-    np.save(path / "op_weights.npy", np.asarray(state.weights))
-    _write_scores(path / "selection_scores.csv", scores)
-    write_report(path, space, extra_plots=plots)
+def _write_extras(path: Path, done: _Done) -> None:
+    """The one-shot outputs the report reads besides the store: per-epoch history, the op
+    strengths after each epoch and every score the selection measured."""
+    (path / "history.json").write_text(json.dumps(done.state.history, indent=2) + "\n")
+    np.save(path / "op_weights.npy", np.asarray(done.state.weights))
+    _write_scores(path / "selection_scores.csv", done.scores)
 
 
 def _strengths_plot(path: Path | None, strategy: OneShotStrategy, supernet: Supernet,
                     state: OneShotState) -> list[Plot]:
     """The heatmap of the strategy's learned op weights (none for SPOS: it learns none)."""
-    from nasforge.report.figure import Plot
     from nasforge.report.oneshot import plot_alpha
 
     caption = strategy.strengths_caption()

@@ -21,7 +21,8 @@ from nasforge.distributed import (
     set_environment,
 )
 from nasforge.errors import ConfigError
-from nasforge.run import SearchResult, check_run_dir, run_search, stored_result, stored_status
+from nasforge.run import run_search
+from nasforge.run_dir import SearchResult, check_run_dir, stored_result, stored_status
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.threads import child_environment
 
