@@ -143,6 +143,20 @@ def build_selection(comp: Component) -> Selection:
     return build("selection", comp, inner_search=RunnerInnerSearch())  # type: ignore[no-any-return]
 
 
+def check_oneshot(name: str, strategy: OneShotStrategy, space: SearchSpace,
+                  task: Task | None, selection: Selection | None) -> tuple[Task, Selection]:
+    """What a one-shot search needs (a task, a selection, a supernet of the space), checked
+    before hours of supernet training, not after."""
+    if task is None:
+        raise ConfigError(f"strategy {name!r} trains a supernet: add a task section")
+    if selection is None:
+        raise ConfigError(f"strategy {name!r} needs a selection section "
+                          "(e.g. selection: {name: perturbation})")
+    strategy.check_space()
+    selection.check(space, task, strategy)
+    return task, selection
+
+
 @dataclass
 class Components:
     space: SearchSpace

@@ -10,7 +10,14 @@ from pathlib import Path
 import click
 
 from nasforge.commands.interrupts import interrupts_end_the_run
-from nasforge.components import Components, build, build_components, check_config, make_executor
+from nasforge.components import (
+    Components,
+    build,
+    build_components,
+    check_config,
+    check_oneshot,
+    make_executor,
+)
 from nasforge.config import RunConfig, load_config
 from nasforge.distributed import (
     DistContext,
@@ -137,14 +144,7 @@ def check_sections(config: RunConfig, parts: Components) -> None:
     evaluator, and no selection."""
     name = config.strategy.name
     if isinstance(parts.strategy, OneShotStrategy):
-        if parts.task is None:
-            raise ConfigError(f"strategy {name!r} trains a supernet: add a task section")
-        if parts.selection is None:
-            raise ConfigError(f"strategy {name!r} needs a selection section "
-                              "(e.g. selection: {name: perturbation})")
-        # Before hours of supernet training, not after:
-        parts.strategy.check_space()
-        parts.selection.check(parts.space, parts.task, parts.strategy)
+        check_oneshot(name, parts.strategy, parts.space, parts.task, parts.selection)
         return
     if config.distributed > 1:
         raise ConfigError("distributed.nproc is for one-shot supernet training; an ask/tell "
