@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import nasforge
 import nasforge.selection  # noqa: F401
 import nasforge.spaces  # noqa: F401
 import nasforge.strategies  # noqa: F401
@@ -16,7 +17,6 @@ from nasforge.components import build, build_selection
 from nasforge.config import Component
 from nasforge.data.base import tensor_task
 from nasforge.errors import ConfigError
-from nasforge.oneshot import run_oneshot
 from nasforge.registry import SELECTIONS, SPACES, STRATEGIES, SUPERNETS
 from nasforge.selection.base import SelectionContext
 from nasforge.strategies.oneshot import OneShotStrategy
@@ -59,9 +59,8 @@ def test_a_checkpoint_is_rebuilt_by_the_factory_that_made_it(name, tmp_path):
     strategy = STRATEGIES.build(name, space=space, seed=0,
                                 **{**OPTIONS[name], "max_batches": 1})
     selection = SELECTION_STRATEGY_OF.get(name, "argmax")
-    run_oneshot(space, task, strategy, build_selection(Component(selection,
-                                                                  SELECTION_OPTIONS[selection])),
-                None, device=torch.device("cpu"), run_dir=tmp_path / "run")
+    nasforge.search(space, None, strategy, task=task, device="cpu", run_dir=tmp_path / "run",
+                    selection={"name": selection, **SELECTION_OPTIONS[selection]})
     evaluator = build("evaluator", Component("supernet", {"checkpoint": str(tmp_path / "run"),
                                                           "recalibration_batches": 1}),
                       space=space, task=task, device=torch.device("cpu"))

@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
+import nasforge
 from nasforge.data.base import tensor_task
 from nasforge.errors import RunDirError
-from nasforge.oneshot import run_oneshot
 from nasforge.run_dir import stored_status
 from nasforge.selection.perturbation import PerturbationSelection
 from nasforge.spaces.nb201 import NB201Space
@@ -49,8 +48,9 @@ class DiesInRound(PerturbationSelection):
 def run(run_dir, resume=False, die_epoch=None, die_round=None):
     space = NB201Space(C=4, N=1)
     strategy = DiesInEpoch(space, seed=0, epochs=2, die_at=die_epoch)
-    return run_oneshot(space, tiny_task(), strategy, DiesInRound(die_round), None,
-                       device=torch.device("cpu"), run_dir=run_dir, resume=resume, seed=0)
+    return nasforge.search(space, None, strategy, selection=DiesInRound(die_round),
+                           task=tiny_task(), device="cpu", run_dir=run_dir, resume=resume,
+                           seed=0)
 
 
 def test_outputs_and_resume_mid_training_and_mid_selection(tmp_path):
