@@ -92,10 +92,7 @@ def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: S
          evaluator: Evaluator | None, device: torch.device, path: Path | None, resume: bool,
          progress: bool | None, seed: int, dist: DistContext, store: TrialStore
          ) -> _Done | None:
-    with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
-        supernet = strategy.make_supernet(task.shape).to(device)
-    strategy.set_distributed(dist)
-    strategy.setup(supernet, task, device)
+    supernet = _built(strategy, task, device, seed, dist)
     state = OneShotState()
     if path is not None and resume and (path / CHECKPOINT).is_file():
         state = _load(path, supernet, strategy)
@@ -113,6 +110,28 @@ def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: S
     plots += _strengths_plot(path, strategy, supernet, state)
     result = SearchResult(trials, trials[-1], trials[-1].result.cost, path)
     return _Done(result, state, scores, plots)
+
+
+def train_supernet(strategy: OneShotStrategy, task: Task, *, device: torch.device,
+                   seed: int = 0, progress: bool | None = None
+                   ) -> tuple[Supernet, list[dict[str, float]]]:
+    """The supernet a one-shot run with ``seed`` trains, trained by the run's own loop for the
+    strategy's epochs, outside any run directory (no checkpoint, no selection): for
+    benchmarks that study one trained supernet several ways. Also returns the per-epoch
+    metrics."""
+    supernet = _built(strategy, task, device, seed, SINGLE)
+    state = OneShotState()
+    _fit(strategy, supernet, state, None, progress)
+    return supernet, state.history
+
+
+def _built(strategy: OneShotStrategy, task: Task, device: torch.device, seed: int,
+           dist: DistContext) -> Supernet:
+    with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
+        supernet = strategy.make_supernet(task.shape).to(device)
+    strategy.set_distributed(dist)
+    strategy.setup(supernet, task, device)
+    return supernet
 
 
 def _store_selection(store: TrialStore, space: SearchSpace, arch: Architecture,
