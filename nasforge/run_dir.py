@@ -87,9 +87,10 @@ class RunDir:
         if not self.resume:  # written once: a resumed run keeps the config it began with
             if config is not None and self.path is not None:
                 (self.path / CONFIG_NAME).write_text(dump_config(config))
-            store.set_meta("space", {"name": space.name, **space.options()})
             store.set_meta("created", time.time())  # the report's real wall time
-        store.set_meta("evaluator", describe_for_store(evaluator))  # labels the report
+        # The report's labels (set on resume too: a run begun by an older version may lack them)
+        store.set_meta("space", {"name": space.name, **space.options()})
+        store.set_meta("evaluator", describe_for_store(evaluator))
         store.set_meta("status", "running")
 
     def write_outputs(self, space: SearchSpace, result: SearchResult,
