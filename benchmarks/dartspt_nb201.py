@@ -57,6 +57,7 @@ from nasforge.config import load_config
 from nasforge.selection.argmax import ArgmaxSelection
 from nasforge.selection.base import SelectionContext
 from nasforge.selection.perturbation import PerturbationSelection
+from nasforge.supernet import build_supernet
 from nasforge.supernet.base import Supernet
 from nasforge.training import seeded
 
@@ -97,7 +98,7 @@ def train_supernet(comp: Components, seed: int, desc: str) -> tuple[Supernet, li
     """Build the supernet as ``run_oneshot`` does (same seed -> same weights) and train it for
     ``strategy.epochs``; return it and the per-epoch metrics (with seconds)."""
     with seeded(seed):
-        supernet = comp.space.supernet(comp.task.shape).to(comp.device)  # type: ignore[attr-defined,union-attr]
+        supernet = build_supernet(comp.space, comp.task.shape).to(comp.device)  # type: ignore[attr-defined,union-attr]
     strategy = comp.strategy
     strategy.setup(supernet, comp.task, comp.device)  # type: ignore[arg-type]
     history = []

@@ -44,10 +44,10 @@ from common import (
 from nasforge.components import Components, build_components
 from nasforge.config import load_config
 from nasforge.evaluators.table import NB201Table
+from nasforge.oneshot import train_supernet
 from nasforge.selection.base import SelectionContext
 from nasforge.selection.posterior import PosteriorSampling, candidate_curve
 from nasforge.supernet.base import Supernet
-from nasforge.training import seeded
 
 log = logging.getLogger("benchmarks.pgnas")
 RESNET = REPO / "configs" / "pgnas_resnet.yaml"
@@ -85,14 +85,11 @@ def components(path: Any, overrides: Sequence[str]) -> Components:
 
 def trained(comp: Components, seed: int) -> tuple[Supernet, dict[str, Any]]:
     """The supernet ``run_oneshot`` would train, trained for the config's epochs."""
-    strategy = comp.strategy
     assert comp.task is not None
-    with seeded(seed):
-        net = strategy.make_supernet(comp.task.shape).to(comp.device)  # type: ignore[union-attr]
-    strategy.setup(net, comp.task, comp.device)  # type: ignore[union-attr, arg-type]
     with stopwatch() as elapsed:
-        for epoch in range(strategy.epochs):  # type: ignore[union-attr]
-            metrics = strategy.train_epoch(epoch)  # type: ignore[union-attr]
+        net, history = train_supernet(comp.strategy, comp.task,  # type: ignore[arg-type]
+                                      device=comp.device, seed=seed)
+    metrics = {k: v for k, v in history[-1].items() if k != "epoch"}
     probs = net.bank.drop_probs().detach()  # type: ignore[union-attr, operator]
     return net, {"seconds": elapsed[0], "last_epoch": metrics, "mean_p": float(probs.mean()),
                  "p": probs.cpu().numpy().round(4).tolist()}

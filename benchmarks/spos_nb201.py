@@ -43,13 +43,13 @@ from common import (
 )
 from scipy.stats import kendalltau
 
+import nasforge
 from nasforge.components import build_components
 from nasforge.config import load_config
 from nasforge.evaluators.supernet import SupernetEvaluator
 from nasforge.evaluators.table import NB201Table
-from nasforge.oneshot import run_oneshot
+from nasforge.oneshot import train_supernet
 from nasforge.supernet.base import Supernet
-from nasforge.training import seeded
 
 log = logging.getLogger("benchmarks.spos_nb201")
 CONFIG = REPO / "configs" / "spos_nb201.yaml"
@@ -77,14 +77,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def trained_supernet(overrides: list[str], seed: int) -> tuple[Any, Supernet, float]:
     parts = build_components(load_config(CONFIG, [*overrides, f"seed={seed}"]))
-    strategy = parts.strategy
     assert parts.task is not None
-    with seeded(seed):
-        net = strategy.make_supernet(parts.task.shape).to(parts.device)  # type: ignore[union-attr]
-    strategy.setup(net, parts.task, parts.device)  # type: ignore[union-attr, arg-type]
     with stopwatch() as elapsed:
-        for epoch in range(strategy.epochs):  # type: ignore[union-attr]
-            strategy.train_epoch(epoch)  # type: ignore[union-attr]
+        net, _ = train_supernet(parts.strategy, parts.task,  # type: ignore[arg-type]
+                                device=parts.device, seed=seed)
     return parts, net, elapsed[0]
 
 
@@ -132,9 +128,9 @@ def search(overrides: list[str], seed: int, table: NB201Table) -> dict[str, Any]
     parts = build_components(load_config(CONFIG, [*overrides, f"seed={seed}"]))
     with tempfile.TemporaryDirectory() as tmp, stopwatch() as elapsed:
         run = Path(tmp) / "run"
-        result = run_oneshot(parts.space, parts.task, parts.strategy,  # type: ignore[arg-type]
-                             parts.selection, None, device=parts.device,  # type: ignore[arg-type]
-                             run_dir=run, seed=seed)
+        result = nasforge.search(parts.space, None, parts.strategy, selection=parts.selection,
+                                 task=parts.task, device=str(parts.device), run_dir=run,
+                                 seed=seed)
         history = parts.selection.history  # type: ignore[union-attr]
     assert result is not None and result.best is not None
     arch = parts.space.format(result.best.arch)

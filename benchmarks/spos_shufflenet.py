@@ -43,10 +43,10 @@ from nasforge.components import build_components
 from nasforge.config import Budget, load_config
 from nasforge.evaluators.supernet import SupernetEvaluator
 from nasforge.evaluators.train import TrainEvaluator
+from nasforge.oneshot import train_supernet
 from nasforge.registry import STRATEGIES
 from nasforge.run import run_search
 from nasforge.supernet.base import Supernet
-from nasforge.training import seeded
 
 log = logging.getLogger("benchmarks.spos_shufflenet")
 CONFIG = REPO / "configs" / "spos_shufflenet.yaml"
@@ -75,16 +75,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def trained_supernet(overrides: list[str], seed: int) -> tuple[Any, Supernet, float]:
     parts = build_components(load_config(CONFIG, overrides))
-    strategy, task = parts.strategy, parts.task
-    assert task is not None
-    with seeded(seed):
-        net = strategy.make_supernet(task.shape).to(parts.device)  # type: ignore[union-attr]
-    strategy.setup(net, task, parts.device)  # type: ignore[union-attr]
+    assert parts.task is not None
     with stopwatch() as elapsed:
-        for epoch in range(strategy.epochs):  # type: ignore[union-attr]
-            metrics = strategy.train_epoch(epoch)  # type: ignore[union-attr]
-            log.info("supernet epoch %d: %s", epoch + 1,
-                     {k: round(v, 3) for k, v in metrics.items()})
+        net, history = train_supernet(parts.strategy, parts.task,  # type: ignore[arg-type]
+                                      device=parts.device, seed=seed)
+    for metrics in history:
+        log.info("supernet epoch %d: %s", metrics["epoch"],
+                 {k: round(v, 3) for k, v in metrics.items() if k != "epoch"})
     return parts, net, elapsed[0]
 
 

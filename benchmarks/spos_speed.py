@@ -21,6 +21,7 @@ from torch import nn
 from nasforge.data.base import tensor_task
 from nasforge.evaluators.supernet import SupernetEvaluator
 from nasforge.spaces.nb201 import NB201Space
+from nasforge.supernet import build_supernet
 from nasforge.task import Shape
 from nasforge.training import seeded
 
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     space = NB201Space(C=16, N=5)
     shape = Shape((3, 32, 32), 10)
     with seeded(0):
-        net = space.supernet(shape)
+        net = build_supernet(space, shape)
     rng = np.random.default_rng(0)
     uniform = net.arch_state.valid / net.arch_state.valid.sum(1, keepdim=True)
     times = interleaved({

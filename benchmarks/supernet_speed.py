@@ -72,6 +72,7 @@ from stepping import Trainer, interleaved, print_step_memory, summary  # noqa: E
 from torch import nn  # noqa: E402
 
 from nasforge.spaces.nb201 import EDGES, edge_label  # noqa: E402
+from nasforge.supernet import build_supernet  # noqa: E402
 from nasforge.supernet.base import Supernet  # noqa: E402
 from nasforge.supernet.darts import DartsSupernet  # noqa: E402
 from nasforge.supernet.nb201 import NB201Supernet  # noqa: E402
@@ -231,7 +232,7 @@ def pt_selection_times(caps: Sequence[int | None], reps: int) -> dict[str, Any]:
 
     def run(cap: int | None) -> tuple[float, str]:
         torch.manual_seed(0)
-        net = space.supernet(task.shape)
+        net = build_supernet(space, task.shape)
         strategy = DartsSearch(space, seed=0, epochs=0)
         strategy.setup(net, task, torch.device("cpu"))
         ctx = SelectionContext(net, strategy, task, torch.device("cpu"),

@@ -31,7 +31,7 @@ _HOMES = {
     "STRATEGIES": "nasforge.registry",
     "TASKS": "nasforge.registry",
     "Registry": "nasforge.registry",
-    "SearchResult": "nasforge.run",
+    "SearchResult": "nasforge.run_dir",
     "run_search": "nasforge.run",
     "FunctionSpace": "nasforge.spaces",
     "SearchSpace": "nasforge.spaces",
@@ -78,7 +78,8 @@ if TYPE_CHECKING:
     from nasforge.errors import NasforgeError
     from nasforge.evaluators import Evaluator, FunctionEvaluator, Result
     from nasforge.registry import EVALUATORS, SPACES, STRATEGIES, TASKS, Registry
-    from nasforge.run import SearchResult, run_search
+    from nasforge.run import run_search
+    from nasforge.run_dir import SearchResult
     from nasforge.spaces import FunctionSpace, SearchSpace
     from nasforge.spaces.nb201 import NB201Space
     from nasforge.strategies import AskTellStrategy

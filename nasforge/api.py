@@ -4,6 +4,8 @@
 >>> result = nasforge.search(space="nb201", evaluator=my_metric_fn,
 ...                          strategy={"name": "evolution", "population": 20}, trials=50)
 >>> result.best.arch
+>>> result = nasforge.search("nb201", None, {"name": "darts", "epochs": 10},
+...                          selection="perturbation", task="cifar10", run_dir="runs/d")
 """
 
 from __future__ import annotations
@@ -14,27 +16,45 @@ from typing import Any
 
 import torch
 
-from nasforge.components import build, resolve_device
+from nasforge.components import (
+    build,
+    build_selection,
+    check_config,
+    check_oneshot,
+    factory_for,
+    resolve_device,
+)
 from nasforge.config import Budget, Component, RunConfig, check_options, config_from_dict
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator
 from nasforge.evaluators.function import FunctionEvaluator
 from nasforge.executors import ProcessExecutor
-from nasforge.run import SearchResult, run_search
+from nasforge.oneshot import run_oneshot
+from nasforge.run import run_search
+from nasforge.run_dir import SearchResult
+from nasforge.selection.base import Selection
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
+from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.task import Task
 
 Spec = str | Mapping[str, Any]
 
 
-def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[..., Any],
-           strategy: Spec | AskTellStrategy = "random", *, task: Spec | Task | None = None,
+def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[..., Any] | None,
+           strategy: Spec | AskTellStrategy | OneShotStrategy = "random", *,
+           task: Spec | Task | None = None, selection: Spec | Selection | None = None,
            trials: int | None = None, seconds: float | None = None, seed: int = 0,
            device: str = "auto", run_dir: str | Path | None = None, resume: bool = False,
            progress: bool = False, workers: int = 1) -> SearchResult:
-    """Search ``space`` with ``strategy``, scoring with ``evaluator``, until ``trials``
-    evaluations or ``seconds`` of evaluation cost are spent.
+    """Search ``space`` with ``strategy``, scoring with ``evaluator``.
+
+    An ask/tell strategy (random, evolution, ...) runs until ``trials`` evaluations or
+    ``seconds`` of evaluation cost are spent. A one-shot strategy (darts, spos, pgnas) trains
+    its supernet on ``task`` for its epochs, lets ``selection`` (argmax, perturbation,
+    evolution, posterior) choose, and scores the choice with ``evaluator`` (None: its accuracy
+    on the selected path of the supernet); ``resume=True`` continues it from its last
+    checkpoint. Both return a SearchResult and write the same run directory.
 
     Components are names (``"nb201"``), specs with options (``{"name": "evolution",
     "population": 20}``) or objects; ``evaluator`` may also be a plain function
@@ -47,25 +67,56 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
     environment before ``import torch`` (the ``nasforge`` CLI and its worker processes do;
     this function's worker processes get it too). A RuntimeWarning says so once when torch
     runs active waiting with more threads than free cores (``nasforge.threads``)."""
-    budget = Budget(trials=trials, seconds=seconds)
-    if trials is None and seconds is None:
-        raise ConfigError("search() needs trials= and/or seconds=")
     torch_device = resolve_device(device)
     space_obj = space if isinstance(space, SearchSpace) else build("space", _component(space))
     task_obj = task if isinstance(task, Task) or task is None else build(
         "task", _component(task, "task"), seed=seed)
-    evaluator_obj = _evaluator(evaluator, space_obj, task_obj, seed, torch_device)
-    strategy_obj = strategy if isinstance(strategy, AskTellStrategy) else build(
+    evaluator_obj = None if evaluator is None else _evaluator(
+        evaluator, space_obj, task_obj, seed, torch_device)
+    strategy_obj = strategy if isinstance(strategy, (AskTellStrategy, OneShotStrategy)) else build(
         "strategy", _component(strategy, "strategy"), space=space_obj, seed=seed)
-    config = _config_if_named(space, task, evaluator, strategy, budget, seed, device)
+    budget = Budget(trials=trials, seconds=seconds)
+    config = _config_if_named(space, task, evaluator, strategy, selection, budget, seed, device)
+    if isinstance(strategy_obj, OneShotStrategy):
+        if trials is not None or seconds is not None or workers != 1:
+            raise ConfigError("a one-shot search runs for its strategy's epochs: drop "
+                              "trials=, seconds= and workers=")
+        selection_obj = selection if isinstance(selection, Selection) or selection is None \
+            else build_selection(_component(selection, "selection"))
+        task_obj, selection_obj = check_oneshot(_name(strategy), strategy_obj, space_obj,
+                                                task_obj, selection_obj)
+        result = run_oneshot(space_obj, task_obj, strategy_obj, selection_obj, evaluator_obj,
+                             device=torch_device, run_dir=run_dir, resume=resume,
+                             config=config, progress=progress, seed=seed)
+        assert result is not None  # one process: it is rank 0
+        return result
+    return _search_ask_tell(space_obj, evaluator_obj, strategy_obj, selection, budget,
+                            run_dir=run_dir, resume=resume, config=config, progress=progress,
+                            workers=workers)
+
+
+def _search_ask_tell(space: SearchSpace, evaluator: Evaluator | None,
+                     strategy: AskTellStrategy, selection: Any, budget: Budget, *,
+                     run_dir: str | Path | None, resume: bool, config: RunConfig | None,
+                     progress: bool, workers: int) -> SearchResult:
+    if budget.trials is None and budget.seconds is None:
+        raise ConfigError("search() needs trials= and/or seconds=")
+    if evaluator is None:
+        raise ConfigError("an ask/tell search needs an evaluator")
+    if selection is not None:
+        raise ConfigError("selection= is for one-shot strategies (darts, spos, pgnas)")
     executor = ProcessExecutor(workers) if workers > 1 else None
-    return run_search(space_obj, evaluator_obj, strategy_obj, budget=budget, run_dir=run_dir,
+    return run_search(space, evaluator, strategy, budget=budget, run_dir=run_dir,
                       resume=resume, config=config, progress=progress, executor=executor)
 
 
-def _component(spec: Spec, section: str = "space") -> Component:
-    from nasforge.components import factory_for
+def _name(spec: Any) -> str:
+    if isinstance(spec, str):
+        return spec
+    return str(spec["name"]) if isinstance(spec, Mapping) else type(spec).__name__
 
+
+def _component(spec: Spec, section: str = "space") -> Component:
     raw = {"name": spec} if isinstance(spec, str) else dict(spec)
     if "name" not in raw:
         raise ConfigError(f"{section} spec needs a 'name': {spec!r}")
@@ -86,16 +137,17 @@ def _evaluator(spec: Spec | Evaluator | Callable[..., Any], space: SearchSpace,
     raise ConfigError(f"evaluator must be a name, a spec, an Evaluator or a function: {spec!r}")
 
 
-def _config_if_named(space: Any, task: Any, evaluator: Any, strategy: Any, budget: Budget,
-                     seed: int, device: str) -> RunConfig | None:
+def _config_if_named(space: Any, task: Any, evaluator: Any, strategy: Any, selection: Any,
+                     budget: Budget, seed: int, device: str) -> RunConfig | None:
     """The run's config, when every component was given by name (so it can be written to
     config.yaml and rebuilt); None when objects or functions were passed."""
-    specs = {"space": space, "evaluator": evaluator, "strategy": strategy}
-    if task is not None:
-        specs["task"] = task
+    specs = {"space": space, "strategy": strategy}
+    for section, spec in (("task", task), ("evaluator", evaluator), ("selection", selection)):
+        if spec is not None:
+            specs[section] = spec
     if not all(isinstance(v, (str, Mapping)) for v in specs.values()):
         return None
     raw: dict[str, Any] = {k: v if isinstance(v, str) else dict(v) for k, v in specs.items()}
     raw.update(seed=seed, device=device,
                budget={"trials": budget.trials, "seconds": budget.seconds})
-    return config_from_dict(raw)
+    return check_config(config_from_dict(raw))

@@ -22,7 +22,7 @@ import yaml
 from nasforge.errors import ConfigError
 
 # Arguments the runner passes to factories itself; a config may not set them.
-INJECTED = frozenset({"space", "task", "seed", "device", "search_space"})
+INJECTED = frozenset({"space", "task", "seed", "device", "search_space", "inner_search"})
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,9 @@ def _deep_copy(raw: Any) -> Any:
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
-    from nasforge.components import factory_for  # registries fill on import
-
+    """The strict shape of a config (keys, types, budget). Component names and options are
+    checked against their factories where components are built
+    (``nasforge.components.check_config``): parsing imports no component."""
     known = {f.name for f in dataclasses.fields(RunConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -132,11 +133,9 @@ def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
     kwargs: dict[str, Any] = {}
     for section in COMPONENT_SECTIONS:
         if raw.get(section) is not None:
-            comp = _component(section, raw[section])
-            check_options(factory_for(section, comp.name), comp.options, section)
-            kwargs[section] = comp
+            kwargs[section] = _component(section, raw[section])
     if raw.get("executor") is not None:
-        kwargs["executor"] = _executor(raw["executor"])
+        kwargs["executor"] = _component("executor", raw["executor"])
     if raw.get("distributed") is not None:
         kwargs["distributed"] = _distributed(raw["distributed"])
     kwargs["budget"] = _budget(raw.get("budget") or {})
@@ -152,17 +151,6 @@ def _component(section: str, raw: Any) -> Component:
         raise ConfigError(f"config key {section!r} needs a 'name' (e.g. {section}: {{name: ...}})")
     options = {k: v for k, v in raw.items() if k != "name"}
     return Component(name=raw["name"], options=options)
-
-
-def _executor(raw: Any) -> Component:
-    from nasforge.executors import executor_classes
-
-    comp = _component("executor", raw)
-    known = executor_classes()
-    if comp.name not in known:
-        raise ConfigError(f"unknown executor {comp.name!r} (known: {', '.join(known)})")
-    check_options(known[comp.name], comp.options, "executor")
-    return comp
 
 
 def _distributed(raw: Any) -> int:

@@ -69,7 +69,7 @@ class Constraints:
             if self.max_params is not None and cost.params > self.max_params:
                 return f"params {cost.params:,} > {self.max_params:,.0f}"
         if self.max_bitops is not None:
-            bitops = self.space.bitops(arch, self.shape)  # type: ignore[attr-defined]
+            bitops = self.space.bitops(arch, self.shape)
             if bitops > self.max_bitops:
                 return f"bitops {bitops:,} > {self.max_bitops:,.0f}"
         if self.max_latency_ms is not None:
@@ -94,7 +94,7 @@ def make_constraints(space: SearchSpace, shape: Shape | None,
     if unknown:
         raise ConfigError(f"unknown constraint {unknown[0]!r} (known: {', '.join(KNOWN)})")
     max_latency, max_bitops = _limit(options, "max_latency_ms"), _limit(options, "max_bitops")
-    if max_bitops is not None and not callable(getattr(space, "bitops", None)):
+    if max_bitops is not None and not space.offers("bitops"):
         raise ConfigError(f"constraints.max_bitops needs a space that searches bit widths; "
                           f"{space.name!r} has no bitops")
     return Constraints(space, shape or CIFAR10_SHAPE, max_flops=_limit(options, "max_flops"),
@@ -125,9 +125,8 @@ def _latency(space: SearchSpace, options: Mapping[str, Any]) -> Latency:
     if device is not None:
         return _nb201_latency(space, str(device), options.get("nb201_path"))
     entries = load_latency_table(Path(str(table)))
-    own = getattr(space, "latency", None)
-    if own is not None:
-        return lambda arch: float(own(arch, entries))
+    if space.offers("latency"):
+        return lambda arch: float(space.latency(arch, entries))
     return lambda arch: additive_latency(arch, entries)
 
 

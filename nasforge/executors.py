@@ -13,20 +13,38 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
+import traceback
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nasforge.architecture import Architecture
-from nasforge.errors import ConfigError
+from nasforge.errors import ConfigError, RunDirError, TrialFailed
 from nasforge.evaluators.base import Evaluator, Result
+from nasforge.registry import EXECUTORS
 from nasforge.threads import child_environment
 
 if TYPE_CHECKING:
     from nasforge.store import Trial
 
 log = logging.getLogger(__name__)
+
+
+def evaluate_safely(evaluator: Evaluator, arch: Architecture) -> Result:
+    """One failing candidate (NaN loss, crash) becomes a failed trial, never a failed search.
+    User errors (bad config, missing file) still stop the search."""
+    start = time.perf_counter()
+    try:
+        return evaluator.evaluate(arch)
+    except TrialFailed as exc:
+        return Result.failed(str(exc), cost=time.perf_counter() - start)
+    except (ConfigError, RunDirError):
+        raise
+    except Exception as exc:  # noqa: BLE001  (any crash of one candidate)
+        log.warning("trial failed: %s\n%s", exc, traceback.format_exc())
+        return Result.failed(f"{type(exc).__name__}: {exc}", cost=time.perf_counter() - start)
 
 
 class Executor(ABC):
@@ -66,6 +84,7 @@ class Executor(ABC):
         log.debug("%s closed", type(self).__name__)
 
 
+@EXECUTORS.register("local")
 class LocalExecutor(Executor):
     """Serial: a trial is evaluated when it is waited for."""
 
@@ -76,8 +95,6 @@ class LocalExecutor(Executor):
         self.queue.append((trial_id, arch))
 
     def wait(self) -> tuple[int, Result]:
-        from nasforge.run import evaluate_safely
-
         trial_id, arch = self.queue.popleft()
         return trial_id, evaluate_safely(self.evaluator, arch)
 
@@ -98,12 +115,11 @@ def _init_worker(evaluator: Evaluator, threads: int) -> None:
 
 
 def _evaluate_in_worker(arch: Architecture) -> Result:
-    from nasforge.run import evaluate_safely
-
     assert _WORKER_EVALUATOR is not None
     return evaluate_safely(_WORKER_EVALUATOR, arch)
 
 
+@EXECUTORS.register("process")
 class ProcessExecutor(Executor):
     """``workers`` processes on this machine (spawned, so CUDA and OpenMP are safe), each with
     ``cpus_per_trial`` torch threads and passive OpenMP waiting unless the user set a policy
@@ -187,23 +203,3 @@ class ProcessExecutor(Executor):
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
             self.futures.clear()
-
-
-def executor_classes() -> dict[str, type[Executor]]:
-    from nasforge.ray_executor import RayExecutor  # Ray itself is imported only when used
-    from nasforge.simulate import SimulatedExecutor  # both defined on top of Executor
-
-    return {"local": LocalExecutor, "process": ProcessExecutor, "ray": RayExecutor,
-            "simulated": SimulatedExecutor}
-
-
-def make_executor(options: dict[str, Any] | None) -> Executor:
-    options = dict(options or {"name": "local"})
-    name = str(options.pop("name", "local"))
-    known = executor_classes()
-    if name not in known:
-        raise ConfigError(f"unknown executor {name!r} (known: {', '.join(known)})")
-    try:
-        return known[name](**options)
-    except TypeError as exc:
-        raise ConfigError(f"executor {name!r}: {exc}") from None

@@ -12,36 +12,38 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from nasforge.architecture import Architecture
-from nasforge.config import RunConfig, dump_config
+from nasforge.config import RunConfig
 from nasforge.distributed import SINGLE, DistContext
-from nasforge.errors import ConfigError, RunDirError
-from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result, describe_for_store
+from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.progress import Progress
-from nasforge.run import STORE_NAME, SearchResult, best_record, ending_recorded, open_run_dir
+from nasforge.report.figure import Plot
+from nasforge.run_dir import RunDir, SearchResult
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import TrialStore
+from nasforge.store import Trial, TrialStore
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
+from nasforge.supernet.checkpoint import (
+    CHECKPOINT,
+    read_checkpoint,
+    restore_supernet,
+    save_checkpoint,
+    supernet_recipe,
+)
 from nasforge.task import Task
 from nasforge.threads import warn_if_contended
 from nasforge.training import seeded
 
-if TYPE_CHECKING:
-    from nasforge.report.html import Plot
-
 log = logging.getLogger(__name__)
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
@@ -64,21 +66,33 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     None once the supernet is trained)."""
     warn_if_contended()  # shared cores + OpenMP spin-waiting: see nasforge.threads
     path = Path(run_dir) if run_dir is not None else None
-    if path is not None and dist.is_main:
-        _open_run_dir(path, resume, config)
-    writes = path if dist.is_main else None
-    with ending_recorded(lambda status: _set_status(writes, status)):
-        return _run(space, task, strategy, selection, evaluator, device, path, resume,
-                    progress, seed, dist)
+    run = RunDir(path if dist.is_main else None, resume=resume)
+    with run.running(space=space, evaluator=evaluator, config=config) as store:
+        done = _run(space, task, strategy, selection, evaluator, device, path, resume,
+                    progress, seed, dist, store)
+    if done is None:
+        return None
+    if run.path is not None:
+        _write_extras(run.path, done)
+        run.write_outputs(space, done.result, done.plots)
+    return done.result
+
+
+@dataclass
+class _Done:
+    """What a finished one-shot run writes besides its store."""
+
+    result: SearchResult
+    state: OneShotState
+    scores: list[dict[str, Any]]
+    plots: list[Plot]
 
 
 def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: Selection,
          evaluator: Evaluator | None, device: torch.device, path: Path | None, resume: bool,
-         progress: bool | None, seed: int, dist: DistContext) -> SearchResult | None:
-    with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
-        supernet = strategy.make_supernet(task.shape).to(device)
-    strategy.set_distributed(dist)
-    strategy.setup(supernet, task, device)
+         progress: bool | None, seed: int, dist: DistContext, store: TrialStore
+         ) -> _Done | None:
+    supernet = _built(strategy, task, device, seed, dist)
     state = OneShotState()
     if path is not None and resume and (path / CHECKPOINT).is_file():
         state = _load(path, supernet, strategy)
@@ -89,33 +103,47 @@ def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: S
     strategy.set_distributed(SINGLE)  # selection (and its fine-tuning) on rank 0 alone
     arch, scores = _select(space, task, strategy, selection, supernet, state, path, device,
                            show, seed)
-    result = _evaluate(evaluator, space, supernet, arch, task, device, show)
+    trials = _store_selection(store, space, arch, lambda: _evaluate(
+        evaluator, space, supernet, arch, task, device, show))
+    store.set_meta("epochs", state.history)
     plots = selection.report_plots(path) if path is not None else []
     plots += _strengths_plot(path, strategy, supernet, state)
-    return _finish(path, space, supernet, state, arch, result, scores, plots,
-                   describe_for_store(evaluator))
+    result = SearchResult(trials, trials[-1], trials[-1].result.cost, path)
+    return _Done(result, state, scores, plots)
 
 
-def _open_run_dir(path: Path, resume: bool, config: RunConfig | None) -> None:
-    with open_run_dir(path, resume=resume) as store:
-        if not resume:
-            if config is not None:
-                (path / "config.yaml").write_text(dump_config(config))
-            store.set_meta("created", time.time())  # the report's real wall time
-        store.set_meta("status", "running")
+def train_supernet(strategy: OneShotStrategy, task: Task, *, device: torch.device,
+                   seed: int = 0, progress: bool | None = None
+                   ) -> tuple[Supernet, list[dict[str, float]]]:
+    """The supernet a one-shot run with ``seed`` trains, trained by the run's own loop for the
+    strategy's epochs, outside any run directory (no checkpoint, no selection): for
+    benchmarks that study one trained supernet several ways. Also returns the per-epoch
+    metrics."""
+    supernet = _built(strategy, task, device, seed, SINGLE)
+    state = OneShotState()
+    _fit(strategy, supernet, state, None, progress)
+    return supernet, state.history
 
 
-def _set_status(path: Path | None, status: str) -> None:
-    if path is not None and (path / STORE_NAME).is_file():
-        with TrialStore(path / STORE_NAME) as store:
-            store.set_meta("status", status)
+def _built(strategy: OneShotStrategy, task: Task, device: torch.device, seed: int,
+           dist: DistContext) -> Supernet:
+    with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
+        supernet = strategy.make_supernet(task.shape).to(device)
+    strategy.set_distributed(dist)
+    strategy.setup(supernet, task, device)
+    return supernet
 
 
-def _supernet(space: SearchSpace, task: Task) -> Supernet:
-    make = getattr(space, "supernet", None)
-    if make is None:
-        raise ConfigError(f"space {space.name!r} has no supernet: one-shot strategies need one")
-    return make(task.shape)  # type: ignore[no-any-return]
+def _store_selection(store: TrialStore, space: SearchSpace, arch: Architecture,
+                     evaluate: Callable[[], Result]) -> list[Trial]:
+    """The selection as the run's one trial, stored as an ask/tell trial is: started, then
+    finished with its result. A trial left running by a killed run is evaluated again; one
+    already finished is kept (nothing evaluated twice)."""
+    store.discard_running()
+    if not store.trials():
+        trial_id = store.start(arch, space.key(arch))
+        store.finish(trial_id, evaluate())
+    return store.trials()
 
 
 def _fit(strategy: OneShotStrategy, supernet: Supernet, state: OneShotState,
@@ -177,86 +205,30 @@ def _evaluate(evaluator: Evaluator | None, space: SearchSpace, supernet: Superne
 
 
 def _save(path: Path, supernet: Supernet, strategy: OneShotStrategy, state: OneShotState) -> None:
-    tmp = path / (CHECKPOINT + ".tmp")
-    torch.save({"supernet": supernet.state_dict(), "verbs": supernet.verb_state(),
-                "strategy": strategy.state_dict(), "state": state}, tmp)
-    os.replace(tmp, path / CHECKPOINT)  # atomic: a kill never leaves half a checkpoint
-
-
-def read_checkpoint(file: Path) -> dict[str, Any]:
-    if not file.is_file():
-        raise RunDirError(f"no one-shot checkpoint at {file}")
-    try:
-        return torch.load(file, weights_only=False)  # type: ignore[no-any-return]
-    except Exception as exc:  # noqa: BLE001  (any unreadable file)
-        raise RunDirError(f"{file}: unreadable checkpoint ({exc})") from None
-
-
-def _restore_supernet(supernet: Supernet, data: dict[str, Any], file: Path) -> None:
-    try:
-        supernet.load_state_dict(data["supernet"])
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-        raise ConfigError(f"{file} does not fit this supernet: {first}") from None
-    supernet.load_verb_state(data["verbs"])
-
-
-def load_supernet(path: Path, space: SearchSpace, task: Task, device: torch.device
-                  ) -> Supernet:
-    """The trained supernet of a one-shot run (its directory or its checkpoint file)."""
-    file = path / CHECKPOINT if path.is_dir() else path
-    data = read_checkpoint(file)
-    supernet = _supernet(space, task).to(device)
-    _restore_supernet(supernet, data, file)
-    return supernet
+    recipe = supernet_recipe(strategy.gated, strategy.supernet_options())
+    save_checkpoint(path, supernet, recipe, {"strategy": strategy.state_dict(), "state": state})
 
 
 def _load(path: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotState:
     data = read_checkpoint(path / CHECKPOINT)
     strategy.load_state_dict(data["strategy"])  # checks the alpha shape first
-    _restore_supernet(supernet, data, path / CHECKPOINT)
+    restore_supernet(supernet, data, path / CHECKPOINT)
     state: OneShotState = data["state"]
     log.info("resuming one-shot run at epoch %d", state.epoch)
     return state
 
 
-def _finish(path: Path | None, space: SearchSpace, supernet: Supernet, state: OneShotState,
-            arch: Architecture, result: Result, scores: list[Any], plots: list[Plot],
-            evaluator: dict[str, Any]) -> SearchResult:
-    store = TrialStore(path / STORE_NAME if path else ":memory:")
-    with store:
-        store.discard_running()
-        if not store.trials():
-            trial_id = store.start(arch, space.key(arch))
-            store.finish(trial_id, result)
-        store.set_meta("space", {"name": space.name, **space.options()})
-        store.set_meta("epochs", state.history)
-        store.set_meta("evaluator", evaluator)
-        store.set_meta("status", "finished")
-        store.set_meta("finished_at", time.time())
-        trials = store.trials()
-    outcome = SearchResult(trials, trials[-1], result.cost, path)
-    if path is not None:
-        _write_outputs(path, space, supernet, state, outcome, scores, plots)
-    return outcome
-
-
-def _write_outputs(path: Path, space: SearchSpace, supernet: Supernet, state: OneShotState,
-                   outcome: SearchResult, scores: list[Any], plots: list[Plot]) -> None:
-    from nasforge.report import write_report
-
-    assert outcome.best is not None
-    (path / "best.json").write_text(json.dumps(best_record(space, outcome.best), indent=2) + "\n")
-    (path / "history.json").write_text(json.dumps(state.history, indent=2) + "\n")
-    np.save(path / "op_weights.npy", np.asarray(state.weights))
-    _write_scores(path / "selection_scores.csv", scores)
-    write_report(path, space, extra_plots=plots)
+def _write_extras(path: Path, done: _Done) -> None:
+    """The one-shot outputs the report reads besides the store: per-epoch history, the op
+    strengths after each epoch and every score the selection measured."""
+    (path / "history.json").write_text(json.dumps(done.state.history, indent=2) + "\n")
+    np.save(path / "op_weights.npy", np.asarray(done.state.weights))
+    _write_scores(path / "selection_scores.csv", done.scores)
 
 
 def _strengths_plot(path: Path | None, strategy: OneShotStrategy, supernet: Supernet,
                     state: OneShotState) -> list[Plot]:
     """The heatmap of the strategy's learned op weights (none for SPOS: it learns none)."""
-    from nasforge.report import Plot
     from nasforge.report.oneshot import plot_alpha
 
     caption = strategy.strengths_caption()

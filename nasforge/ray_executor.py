@@ -24,7 +24,8 @@ from typing import Any
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator, Result
-from nasforge.executors import Executor
+from nasforge.executors import Executor, evaluate_safely
+from nasforge.registry import EXECUTORS
 from nasforge.threads import worker_environment
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,6 @@ def _ray() -> Any:
 
 def _evaluate(evaluator: Evaluator, arch: Architecture, threads: int) -> Result:
     import torch
-
-    from nasforge.run import evaluate_safely
 
     torch.set_num_threads(threads)
     return evaluate_safely(evaluator, arch)
@@ -69,6 +68,7 @@ def _speaks_grpc(sock: socket.socket) -> bool:
     return len(header) == 9 and header[3] == SETTINGS_FRAME
 
 
+@EXECUTORS.register("ray")
 class RayExecutor(Executor):
     def __init__(self, address: str | None = None, workers: int = 2, cpus_per_trial: float = 1,
                  gpus_per_trial: float = 0, max_retries: int = 2,

@@ -52,3 +52,8 @@ STRATEGIES: Registry[Any] = Registry("strategy")
 EVALUATORS: Registry[Any] = Registry("evaluator")
 TASKS: Registry[Any] = Registry("task")
 SELECTIONS: Registry[Any] = Registry("selection")
+EXECUTORS: Registry[Any] = Registry("executor")
+# One-shot supernets, keyed by the name of the space they hold (filled by nasforge.supernet's
+# modules, so that spaces never import supernets): plain (every op) and gated (PGNAS).
+SUPERNETS: Registry[Any] = Registry("supernet")
+GATED_SUPERNETS: Registry[Any] = Registry("gated supernet")

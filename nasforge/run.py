@@ -12,112 +12,27 @@ at once and the strategy is told in completion order (asynchronous search).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import time
-import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from nasforge.architecture import Architecture
-from nasforge.config import Budget, RunConfig, dump_config
-from nasforge.errors import ConfigError, RunDirError, TrialFailed
-from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result, describe_for_store
+from nasforge.config import Budget, RunConfig
+from nasforge.errors import ConfigError
+from nasforge.evaluators.base import Evaluator, Result
 from nasforge.executors import Executor, LocalExecutor
 from nasforge.progress import Progress
+from nasforge.run_dir import RunDir, SearchResult
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial, TrialStore
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.threads import warn_if_contended
 
-if TYPE_CHECKING:
-    from nasforge.report.html import Plot
-
 log = logging.getLogger(__name__)
 
-STORE_NAME = "trials.sqlite"
 # Called after every finished trial with (trial id, architecture, result).
 Callback = Callable[[int, Architecture, Result], None]
-
-
-@dataclass(repr=False)
-class SearchResult:
-    trials: list[Trial]
-    best: Trial | None
-    spent: float  # seconds of evaluation cost (simulated for a table)
-    run_dir: Path | None
-
-    @property
-    def n_trials(self) -> int:
-        return len(self.trials)
-
-    def __repr__(self) -> str:
-        """Short: the best architecture, its search signal and the trial count (a search of
-        thousands of trials must not print every one)."""
-        if self.best is None:
-            best = "best=None"
-        else:
-            best = f"best={self.best.arch!r}, {OBJECTIVE}={self.best.result.objective:.4g}"
-        return (f"SearchResult({best}, trials={self.n_trials}, "
-                f"run_dir={str(self.run_dir) if self.run_dir else None!r})")
-
-
-def best_trial(trials: Sequence[Trial]) -> Trial | None:
-    """The finished trial with the highest search signal (the earliest on a tie)."""
-    ok = [t for t in trials if t.status == "ok" and math.isfinite(t.result.objective)]
-    return max(ok, key=lambda t: (t.result.objective, -t.id)) if ok else None
-
-
-def check_run_dir(run_dir: Path, *, resume: bool) -> None:
-    """Refuse to mix two runs in one directory, or to resume a directory with no run. A
-    directory whose run failed before its first trial (e.g. the Ray cluster was not there)
-    holds nothing worth keeping: a new run may take it."""
-    if resume:
-        if not (run_dir / STORE_NAME).is_file():
-            raise RunDirError(f"cannot resume {run_dir}: it holds no {STORE_NAME}")
-    elif run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        if failed_before_any_trial(run_dir):
-            log.info("%s: its run failed before any trial; starting afresh there", run_dir)
-            return
-        raise RunDirError(
-            f"{run_dir} already holds files (another run?); pass --resume {run_dir} to "
-            "continue it, or choose another --out"
-        )
-
-
-def failed_before_any_trial(run_dir: Path) -> bool:
-    if not (run_dir / STORE_NAME).is_file() or (run_dir / "checkpoint.pt").exists():
-        return False
-    try:
-        with TrialStore(run_dir / STORE_NAME) as store:
-            return store.get_meta("status") == "failed" and not store.trials()
-    except RunDirError:  # unreadable: not ours to overwrite
-        return False
-
-
-def stored_status(run_dir: Path) -> str:
-    """The status recorded in a run directory: running, finished, failed or interrupted."""
-    with TrialStore(run_dir / STORE_NAME) as store:
-        return str(store.get_meta("status", "unknown"))
-
-
-def stored_result(run_dir: Path) -> SearchResult:
-    """The result of a run as its store holds it (no strategy, nothing evaluated)."""
-    with TrialStore(run_dir / STORE_NAME) as store:
-        trials = store.trials()
-    return SearchResult(trials, best_trial(trials), sum(t.result.cost for t in trials),
-                        run_dir)
-
-
-def open_run_dir(run_dir: Path, *, resume: bool) -> TrialStore:
-    """Create a fresh run directory, or reopen one to resume."""
-    check_run_dir(run_dir, resume=resume)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return TrialStore(run_dir / STORE_NAME)
 
 
 def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrategy, *,
@@ -132,12 +47,8 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
     if budget.trials is None and budget.seconds is None:
         raise ConfigError("a search needs a budget: set budget.trials and/or budget.seconds")
     warn_if_contended()  # shared cores + OpenMP spin-waiting: see nasforge.threads
-    path = Path(run_dir) if run_dir is not None else None
-    store = open_run_dir(path, resume=resume) if path else TrialStore(":memory:")
-    with store, ending_recorded(lambda status: store.set_meta("status", status)):
-        if path is not None:
-            _record_config(store, path, config, space, resume)
-            store.set_meta("evaluator", describe_for_store(evaluator))  # labels the report
+    run = RunDir(run_dir, resume=resume)
+    with run.running(space=space, evaluator=evaluator, config=config) as store:
         in_flight = _restore(store, strategy, resume)
         runner = executor or LocalExecutor()
         try:
@@ -146,38 +57,9 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
                   label)
         finally:
             runner.close()
-        trials = store.trials()
-        store.set_meta("status", "finished")
-        store.set_meta("finished_at", time.time())
-    result = SearchResult(trials, best_trial(trials), sum(t.result.cost for t in trials), path)
-    if path is not None:
-        write_outputs(path, space, result, strategy.report_plots(path))
+        result = SearchResult.of(store.trials(), run.path)
+    run.write_outputs(space, result, strategy.report_plots(run.path) if run.path else ())
     return result
-
-
-@contextmanager
-def ending_recorded(set_status: Callable[[str], None]) -> Iterator[None]:
-    """Record why a run ended early, so that it never shows "running" once its process is
-    gone: "interrupted" (Ctrl-C, SIGTERM: ``--resume`` continues it) or "failed"."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        set_status("interrupted")
-        raise
-    except BaseException:
-        set_status("failed")
-        raise
-
-
-def _record_config(store: TrialStore, path: Path, config: RunConfig | None,
-                   space: SearchSpace, resume: bool) -> None:
-    if resume:
-        return
-    if config is not None:
-        (path / "config.yaml").write_text(dump_config(config))
-    store.set_meta("space", {"name": space.name, **space.options()})
-    store.set_meta("status", "running")
-    store.set_meta("created", time.time())
 
 
 def _restore(store: TrialStore, strategy: AskTellStrategy, resume: bool) -> list[Trial]:
@@ -193,7 +75,6 @@ def _restore(store: TrialStore, strategy: AskTellStrategy, resume: bool) -> list
     again = store.trials("running")
     log.info("resuming: %d finished trials, %d in flight run again, %d asked again",
              len(store.trials()) - len(again), len(again), dropped)
-    store.set_meta("status", "running")
     return again
 
 
@@ -252,43 +133,3 @@ def _progress_bar(budget: Budget, n: int, spent: float, progress: bool | None,
         return Progress(label, budget.trials, initial=n, unit="trial", progress=progress)
     return Progress(f"{label} (cost)", budget.seconds, initial=spent, unit="s",
                     progress=progress)
-
-
-def evaluate_safely(evaluator: Evaluator, arch: Architecture) -> Result:
-    """One failing candidate (NaN loss, crash) becomes a failed trial, never a failed search.
-    User errors (bad config, missing file) still stop the search."""
-    start = time.perf_counter()
-    try:
-        return evaluator.evaluate(arch)
-    except TrialFailed as exc:
-        return Result.failed(str(exc), cost=time.perf_counter() - start)
-    except (ConfigError, RunDirError):
-        raise
-    except Exception as exc:  # noqa: BLE001  (any crash of one candidate)
-        log.warning("trial failed: %s\n%s", exc, traceback.format_exc())
-        return Result.failed(f"{type(exc).__name__}: {exc}", cost=time.perf_counter() - start)
-
-
-def best_record(space: SearchSpace, trial: Trial) -> dict[str, Any]:
-    """The JSON record of one architecture: enough for ``nasforge train`` to rebuild it."""
-    return {
-        "space": {"name": space.name, **space.options()},
-        "architecture": trial.arch.to_dict(),
-        "arch_str": space.format(trial.arch),
-        "key": trial.key,
-        "trial": trial.id,
-        "metrics": trial.result.metrics,
-        "cost": trial.result.cost,
-        "params": trial.result.params,
-        "flops": trial.result.flops,
-    }
-
-
-def write_outputs(run_dir: Path, space: SearchSpace, result: SearchResult,
-                  plots: Sequence[Plot] = ()) -> None:
-    from nasforge.report import write_report
-
-    if result.best is not None:
-        record = best_record(space, result.best)
-        (run_dir / "best.json").write_text(json.dumps(record, indent=2) + "\n")
-    write_report(run_dir, space, extra_plots=plots)

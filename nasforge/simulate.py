@@ -25,10 +25,12 @@ from collections.abc import Sequence
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Result
-from nasforge.executors import Executor
+from nasforge.executors import Executor, evaluate_safely
+from nasforge.registry import EXECUTORS
 from nasforge.store import Trial
 
 
+@EXECUTORS.register("simulated")
 class SimulatedExecutor(Executor):
     """Event queue of (finish time, submit order, trial). Evaluation itself happens at submit
     (a table look-up costs nothing real); its ``cost`` sets when it finishes."""
@@ -61,8 +63,6 @@ class SimulatedExecutor(Executor):
         return self.clock
 
     def submit(self, trial_id: int, arch: Architecture) -> None:
-        from nasforge.run import evaluate_safely
-
         if len(self.events) >= self.workers:
             raise RuntimeError("no idle simulated worker")  # the run loop never does this
         result = evaluate_safely(self.evaluator, arch)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ import torch
 from nasforge.architecture import Architecture
 from nasforge.errors import RunDirError
 from nasforge.evaluators.base import Result
+
+STORE_NAME = "trials.sqlite"  # the store's file in a run directory
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -187,3 +191,9 @@ class TrialStore:
     def get_meta(self, name: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
         return default if row is None else json.loads(row[0])
+
+
+def best_trial(trials: Sequence[Trial]) -> Trial | None:
+    """The finished trial with the highest search signal (the earliest on a tie)."""
+    ok = [t for t in trials if t.status == "ok" and math.isfinite(t.result.objective)]
+    return max(ok, key=lambda t: (t.result.objective, -t.id)) if ok else None

@@ -12,7 +12,7 @@ from types import FrameType
 
 import click
 
-from nasforge.run import STORE_NAME
+from nasforge.store import STORE_NAME
 
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
 

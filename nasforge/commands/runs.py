@@ -9,8 +9,7 @@ from typing import Any
 from nasforge.errors import RunDirError
 from nasforge.report.data import load_run_info, sim_clock
 from nasforge.report.sources import metrics_text, outcome_text
-from nasforge.run import STORE_NAME, best_trial
-from nasforge.store import TrialStore
+from nasforge.store import STORE_NAME, TrialStore, best_trial
 
 
 def run_summary(run_dir: Path) -> dict[str, Any]:

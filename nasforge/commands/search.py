@@ -10,7 +10,14 @@ from pathlib import Path
 import click
 
 from nasforge.commands.interrupts import interrupts_end_the_run
-from nasforge.components import Components, build, build_components
+from nasforge.components import (
+    Components,
+    build,
+    build_components,
+    check_config,
+    check_oneshot,
+    make_executor,
+)
 from nasforge.config import RunConfig, load_config
 from nasforge.distributed import (
     DistContext,
@@ -21,8 +28,8 @@ from nasforge.distributed import (
     set_environment,
 )
 from nasforge.errors import ConfigError
-from nasforge.executors import make_executor
-from nasforge.run import SearchResult, check_run_dir, run_search, stored_result, stored_status
+from nasforge.run import run_search
+from nasforge.run_dir import SearchResult, check_run_dir, stored_result, stored_status
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.threads import child_environment
 
@@ -40,10 +47,10 @@ def resolve(config_path: Path | None, overrides: Sequence[str], out: Path | None
             raise ConfigError("--resume continues a run as it was configured: drop --set/--out")
         if check:
             check_run_dir(resume, resume=True)
-        return load_config(resume / "config.yaml"), resume
+        return check_config(load_config(resume / "config.yaml")), resume
     if config_path is None:
         raise ConfigError("give a CONFIG file (or --resume RUNDIR)")
-    config = load_config(config_path, overrides)
+    config = check_config(load_config(config_path, overrides))
     run_dir = out or default_run_dir(config_path)
     if check:  # rank 0 of a data-parallel group checks; the others follow it
         check_run_dir(run_dir, resume=False)
@@ -137,14 +144,7 @@ def check_sections(config: RunConfig, parts: Components) -> None:
     evaluator, and no selection."""
     name = config.strategy.name
     if isinstance(parts.strategy, OneShotStrategy):
-        if parts.task is None:
-            raise ConfigError(f"strategy {name!r} trains a supernet: add a task section")
-        if parts.selection is None:
-            raise ConfigError(f"strategy {name!r} needs a selection section "
-                              "(e.g. selection: {name: perturbation})")
-        # Before hours of supernet training, not after:
-        parts.strategy.check_space()
-        parts.selection.check(parts.space, parts.task, parts.strategy)
+        check_oneshot(name, parts.strategy, parts.space, parts.task, parts.selection)
         return
     if config.distributed > 1:
         raise ConfigError("distributed.nproc is for one-shot supernet training; an ask/tell "

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from nasforge.architecture import Architecture
-from nasforge.components import build, factory_for, resolve_device
+from nasforge.components import build, check_config, factory_for, resolve_device
 from nasforge.config import Component, RunConfig, load_config
 from nasforge.errors import ArchitectureError, ConfigError, NasforgeError, TrialFailed
 from nasforge.nn.counting import measure
@@ -46,7 +46,7 @@ def find_config(arch_json: Path, config_path: Path | None, overrides: Sequence[s
     path = config_path or arch_json.parent / "config.yaml"
     if not path.is_file():
         raise ConfigError(f"no config with a task for {arch_json}: pass --config CONFIG.yaml")
-    config = load_config(path, overrides)
+    config = check_config(load_config(path, overrides))
     if config.task is None and not evaluator_retrains(config):
         raise ConfigError(f"{path} has no task section: nothing to train on")
     return config

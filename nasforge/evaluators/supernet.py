@@ -20,6 +20,7 @@ from nasforge.nn.counting import Cost
 from nasforge.registry import EVALUATORS
 from nasforge.spaces.base import SearchSpace
 from nasforge.supernet.base import Supernet
+from nasforge.supernet.checkpoint import load_supernet
 from nasforge.task import Task
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -124,10 +125,8 @@ def supernet_evaluator(space: SearchSpace, task: Task, device: torch.device, che
     """Inherited-weight evaluation with the supernet a one-shot run trained: ``checkpoint``
     is that run's directory or its ``checkpoint.pt`` (e.g. to search one trained SPOS
     supernet again under other constraints, with any ask/tell strategy)."""
-    from nasforge.oneshot import load_supernet
-
     if task is None:
         raise ConfigError("the supernet evaluator needs a task section")
-    supernet = load_supernet(Path(checkpoint), space, task, device)
+    supernet = load_supernet(Path(checkpoint), space, task.shape, device)
     return SupernetEvaluator(supernet, space, task, device, recalibration_batches,
                              valid_batches, seed)

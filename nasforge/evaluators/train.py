@@ -73,8 +73,7 @@ class TrainEvaluator(Evaluator):
     def _settings_for(self, arch: Architecture) -> TrainSettings:
         """The training settings, with what the architecture itself chose (e.g. the
         learning-rate token of the macro space: ``space.training_overrides``)."""
-        overrides = getattr(self.space, "training_overrides", None)
-        chosen = overrides(arch) if overrides is not None else {}
+        chosen = self.space.training_overrides(arch)
         return dataclasses.replace(self.settings, **chosen) if chosen else self.settings
 
     def describe(self) -> dict[str, object]:

@@ -52,9 +52,8 @@ def register_cell_drawer(space_type: type[SearchSpace]) -> Callable[[CellDrawer]
 
 def find_drawer(space: SearchSpace) -> CellDrawer:
     """The drawer for ``space``: its ``draw`` method, a registered drawer, or the table."""
-    method = getattr(space, "draw", None)
-    if callable(method):
-        return lambda _space, arch, ax: method(arch, ax)
+    if space.offers("draw"):
+        return lambda _space, arch, ax: space.draw(arch, ax)
     for cls in type(space).__mro__:
         if cls in _DRAWERS:
             return _DRAWERS[cls]

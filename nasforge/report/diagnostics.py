@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from nasforge.report.html import Plot, fmt_number
+from nasforge.report.figure import Plot
+from nasforge.report.html import fmt_number
 from nasforge.report.oneshot import plot_history
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from nasforge.report.data import (
     has_metric,
     top_trials,
 )
+from nasforge.report.figure import Plot
 from nasforge.report.sources import metric_source, shown_metrics, signal_name, size_source
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial
@@ -42,14 +42,6 @@ figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .9em; }
 .muted { color: #777; }
 """
-
-
-@dataclass(frozen=True)
-class Plot:
-    """One image of the report: its PNG's path relative to report.html and a caption."""
-
-    src: str
-    caption: str
 
 
 def fmt_number(value: object) -> str:

@@ -6,19 +6,40 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 
 from nasforge.architecture import Architecture
+from nasforge.config import Budget, Component
+from nasforge.evaluators.base import Evaluator
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.task import Task
 
 if TYPE_CHECKING:
-    from nasforge.report.html import Plot
+    from nasforge.report.figure import Plot
+    from nasforge.store import Trial
+    from nasforge.strategies.base import AskTellStrategy
+
+
+class InnerSearch(Protocol):
+    """The ability to run an ask/tell search inside a selection (e.g. SPOS's evolution on
+    the trained supernet). Given to a selection by whoever builds it
+    (``nasforge.components``), so that selections never import the run loop."""
+
+    def check_strategy(self, comp: Component, where: str) -> None:
+        """Raise a ConfigError unless ``comp`` names an ask/tell strategy with valid options."""
+
+    def make_strategy(self, comp: Component, space: SearchSpace, task: Task, seed: int
+                      ) -> AskTellStrategy: ...
+
+    def run(self, space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrategy, *,
+            budget: Budget, run_dir: Path | None, progress: bool | None, label: str
+            ) -> list[Trial]:
+        """Search (resuming the run in ``run_dir`` if it holds one); the trials."""
 
 
 @dataclass

@@ -10,13 +10,14 @@ from nasforge.config import Budget, Component
 from nasforge.errors import ConfigError
 from nasforge.evaluators.supernet import SupernetEvaluator
 from nasforge.registry import SELECTIONS
-from nasforge.selection.base import Selection, SelectionContext
+from nasforge.selection.base import InnerSearch, Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
+from nasforge.store import best_trial
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.task import Task
 
 if TYPE_CHECKING:
-    from nasforge.report.html import Plot
+    from nasforge.report.figure import Plot
 
 SUBDIR = "evolution"
 
@@ -36,20 +37,21 @@ class EvolutionSelection(Selection):
     """
 
     def __init__(self, strategy: dict[str, Any] | None = None, recalibration_batches: int = 20,
-                 valid_batches: int | None = None, trials: int | None = None) -> None:
+                 valid_batches: int | None = None, trials: int | None = None,
+                 inner_search: InnerSearch | None = None) -> None:
         options = dict(strategy or {})
         self.strategy = Component(str(options.pop("name", "spos_evolution")), options)
-        _check_strategy(self.strategy)
+        if inner_search is None:
+            raise ConfigError("the evolution selection runs a search: build it through "
+                              "nasforge.components (which gives it one)")
+        self.inner_search = inner_search
+        inner_search.check_strategy(self.strategy, "selection.strategy")
         self.recalibration_batches, self.valid_batches = recalibration_batches, valid_batches
         self.trials = trials
         self.history: list[dict[str, float]] = []
 
     def _make_strategy(self, space: SearchSpace, task: Task, seed: int) -> AskTellStrategy:
-        from nasforge.components import build
-
-        strategy = build("strategy", self.strategy, space=space, seed=seed, task=task)
-        assert isinstance(strategy, AskTellStrategy)  # checked in __init__
-        return strategy
+        return self.inner_search.make_strategy(self.strategy, space, task, seed)
 
     def check(self, space: SearchSpace, task: Task, strategy: Any = None) -> None:
         strategy = self._make_strategy(space, task, 0)
@@ -57,8 +59,6 @@ class EvolutionSelection(Selection):
         self._budget(strategy)
 
     def select(self, ctx: SelectionContext) -> Architecture:
-        from nasforge.run import STORE_NAME, run_search
-
         if ctx.space is None:
             raise ConfigError("the evolution selection needs the run's search space")
         seed = int(ctx.rng.integers(2**31))
@@ -66,13 +66,13 @@ class EvolutionSelection(Selection):
         evaluator = SupernetEvaluator(ctx.supernet, ctx.space, ctx.task, ctx.device,
                                       self.recalibration_batches, self.valid_batches, seed)
         run_dir = ctx.run_dir / SUBDIR if ctx.run_dir is not None else None
-        resume = run_dir is not None and (run_dir / STORE_NAME).is_file()
-        result = run_search(ctx.space, evaluator, strategy, budget=self._budget(strategy),
-                            run_dir=run_dir, resume=resume, progress=ctx.progress,
-                            label="evolution on the supernet")
-        if result.best is None:
+        trials = self.inner_search.run(ctx.space, evaluator, strategy,
+                                       budget=self._budget(strategy), run_dir=run_dir,
+                                       progress=ctx.progress, label="evolution on the supernet")
+        best = best_trial(trials)
+        if best is None:
             raise ConfigError("the evolutionary search scored no candidate")
-        for trial in result.trials:
+        for trial in trials:
             ctx.scores.append({"step": "evolution", "trial": trial.id,
                                "arch": ctx.space.format(trial.arch),
                                "valid_acc": trial.result.metrics.get("valid_acc"),
@@ -80,8 +80,8 @@ class EvolutionSelection(Selection):
         self.history = list(getattr(strategy, "history", []))
         # Leave the supernet on the winner's path with its own batch-norm statistics, so an
         # export of the winner inherits the statistics that scored it.
-        evaluator.evaluate(result.best.arch)
-        return result.best.arch
+        evaluator.evaluate(best.arch)
+        return best.arch
 
     def _budget(self, strategy: AskTellStrategy) -> Budget:
         if self.trials is not None:
@@ -93,7 +93,7 @@ class EvolutionSelection(Selection):
         raise ConfigError(f"selection.trials is needed with strategy {self.strategy.name!r}")
 
     def report_plots(self, run_dir: Path) -> list[Plot]:
-        from nasforge.report.html import Plot
+        from nasforge.report.figure import Plot
         from nasforge.report.oneshot import plot_generations
 
         out = run_dir / "plots" / "generations.png"
@@ -107,13 +107,3 @@ class EvolutionSelection(Selection):
                 plots.append(Plot(f"{SUBDIR}/plots/{name}", title))
         return plots
 
-
-def _check_strategy(comp: Component) -> None:
-    """The nested strategy config, as strictly as a top-level section."""
-    from nasforge.components import factory_for
-    from nasforge.config import check_options
-
-    factory = factory_for("strategy", comp.name)
-    if not (isinstance(factory, type) and issubclass(factory, AskTellStrategy)):
-        raise ConfigError(f"selection.strategy must be an ask/tell strategy, not {comp.name!r}")
-    check_options(factory, comp.options, "selection.strategy")

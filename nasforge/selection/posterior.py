@@ -20,7 +20,7 @@ from nasforge.selection.base import Selection, SelectionContext
 from nasforge.supernet.gates import GateBank
 
 if TYPE_CHECKING:
-    from nasforge.report.html import Plot
+    from nasforge.report.figure import Plot
 
 Masks = dict[tuple[int, int], torch.Tensor]
 CURVE_POINTS = (1, 10, 50, 100, 200, 500, 1000, 1500, 10000)
@@ -129,11 +129,11 @@ class PosteriorSampling(Selection):
         return saved
 
     def check(self, space: Any, task: Any, strategy: Any = None) -> None:
-        if not getattr(strategy, "gated", False):
+        if not strategy.gated:
             raise ConfigError("selection 'posterior' needs a gated supernet (strategy: pgnas)")
 
     def report_plots(self, run_dir: Path) -> list[Plot]:
-        from nasforge.report.html import Plot
+        from nasforge.report.figure import Plot
         from nasforge.report.pgnas import plot_candidates
 
         curve = candidate_curve(self.rows)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import nn
@@ -13,6 +13,15 @@ from nasforge.architecture import Architecture, Categorical
 from nasforge.errors import ArchitectureError
 from nasforge.nn.counting import Cost, measure
 from nasforge.task import Shape
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# What a space may offer besides the core verbs: methods of SearchSpace whose base versions
+# say "not offered"; a space offers one by overriding it (``SearchSpace.offers``). One-shot
+# supernets are registered per space name instead (``nasforge.supernet``).
+CAPABILITIES = ("bitops", "latency", "draw", "training_overrides", "anchor_decisions",
+                "layer_decisions", "layer_of")
 
 
 class SearchSpace(ABC):
@@ -99,6 +108,46 @@ class SearchSpace(ABC):
 
     def cost(self, arch: Architecture, shape: Shape) -> Cost:
         return measure(self.build(arch, shape), shape.input_shape)
+
+    # -- optional capabilities (see CAPABILITIES) -----------------------------------------
+
+    def offers(self, capability: str) -> bool:
+        """Whether this space overrides the base version of ``capability``."""
+        if capability not in CAPABILITIES:
+            raise ValueError(f"unknown capability {capability!r} (known: {CAPABILITIES})")
+        return getattr(type(self), capability) is not getattr(SearchSpace, capability)
+
+    def bitops(self, arch: Architecture, shape: Shape) -> int:
+        """Multiply-adds x weight bits x activation bits (spaces that search bit widths)."""
+        raise NotImplementedError(f"space {self.name!r} searches no bit widths")
+
+    def latency(self, arch: Architecture, entries: Mapping[str, float]) -> float:
+        """Latency from a lookup table in the space's own keys (else the constraints use
+        ``nasforge.constraints.additive_latency``: one entry per decision)."""
+        raise NotImplementedError(f"space {self.name!r} has no latency of its own")
+
+    def draw(self, arch: Architecture, ax: Axes) -> None:
+        """Draw ``arch`` into ``ax`` for the report (else a registered drawer or a table)."""
+        raise NotImplementedError
+
+    def training_overrides(self, arch: Architecture) -> dict[str, Any]:
+        """Training settings the architecture itself chooses (e.g. the macro space's lr)."""
+        del arch
+        return {}
+
+    def anchor_decisions(self) -> dict[str, tuple[int, int]]:
+        """Connection decisions, label -> (layer, input layer), of a layer-wise space (the
+        controller writes such a space layer by layer, with ``layer_decisions``)."""
+        return {}
+
+    def layer_decisions(self, i: int) -> list[Categorical]:
+        """Layer ``i``'s decisions in the order a controller emits them."""
+        raise NotImplementedError(f"space {self.name!r} is not layer-wise")
+
+    def layer_of(self, label: str) -> int | None:
+        """The layer a decision belongs to (None: a global decision, or not layer-wise)."""
+        del label
+        return None
 
 
 class FunctionSpace(SearchSpace):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 from torch import nn
@@ -37,9 +37,6 @@ from nasforge.spaces.darts_net import CELL_TYPES, EDGES, NODES, CellOps, DartsCe
 from nasforge.spaces.darts_ops import DARTS_OPS
 from nasforge.spaces.darts_s1 import S1_EDGE_OPS
 from nasforge.task import Shape
-
-if TYPE_CHECKING:
-    from nasforge.supernet.darts import DartsSupernet
 
 DARTS_PRIMITIVES = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
                     "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
@@ -227,14 +224,6 @@ class DartsSpace(SearchSpace):
                              shape.dim)
 
         return DartsNetwork(make_cell, shape, self.C, self.layers)
-
-    def supernet(self, shape: Shape, C: int | None = None, layers: int | None = None
-                 ) -> DartsSupernet:
-        """The DARTS search network over this space (C and layers default to the space's)."""
-        from nasforge.supernet.darts import DartsSupernet
-
-        return DartsSupernet(shape, space=self, C=C, layers=layers)
-
 
 def _cell_ops(arch: Architecture) -> dict[str, CellOps]:
     cells: dict[str, CellOps] = {}

@@ -26,7 +26,7 @@ from torch import nn
 from nasforge.architecture import Architecture, Categorical
 from nasforge.errors import ConfigError
 from nasforge.nn.layers import batch_norm, conv, global_avg_pool
-from nasforge.registry import SPACES
+from nasforge.registry import GATED_SUPERNETS, SPACES
 from nasforge.spaces.base import SearchSpace
 from nasforge.supernet.base import EdgeWeights, Supernet
 from nasforge.supernet.gates import ChannelGate, GateBank
@@ -141,16 +141,13 @@ class MultiBranchSpace(SearchSpace):
     def build(self, arch: Architecture, shape: Shape) -> nn.Module:
         return MultiBranchResNet(shape, self.widths, self.blocks, self.mids(self.validate(arch)))
 
-    def gated_supernet(self, shape: Shape, init_p: float = 0.1, tau: float = 0.2
-                       ) -> GatedMultiBranch:
-        return GatedMultiBranch(self, shape, init_p, tau)
 
-
+@GATED_SUPERNETS.register("multibranch_resnet")
 class GatedMultiBranch(Supernet):
     """Every branch at full width, its middle channels behind a gate; p is (blocks, kernels)."""
 
-    def __init__(self, space: MultiBranchSpace, shape: Shape, init_p: float, tau: float
-                 ) -> None:
+    def __init__(self, space: MultiBranchSpace, shape: Shape, init_p: float = 0.1,
+                 tau: float = 0.2) -> None:
         super().__init__()
         self.space, self.shape = space, shape
         full = {i: {k: space.block_width(i) for k in space.kernels}

@@ -167,12 +167,6 @@ class NB201Space(SearchSpace):
     def key(self, arch: Architecture) -> str:
         return unique_str(self.edge_ops(arch))
 
-    def supernet(self, shape: Shape) -> nn.Module:
-        """Every cell of the space in one network (see nasforge.supernet.nb201)."""
-        from nasforge.supernet.nb201 import NB201Supernet
-
-        return NB201Supernet(shape, C=self.C, N=self.N)
-
     def build(self, arch: Architecture, shape: Shape) -> nn.Module:
         ops = self.edge_ops(arch)
         return NB201Network(lambda c: NB201Cell(ops, c, shape.dim), shape, self.C, self.N)

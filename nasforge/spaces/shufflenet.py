@@ -133,12 +133,6 @@ class ShuffleNetSpace(SearchSpace):
                               (wbits, abits)))
         return ShuffleNet(skeleton, shape.input_shape[0], shape.num_classes, shape.dim, units)
 
-    def supernet(self, shape: Shape) -> nn.Module:
-        """Every choice at the widest width in one network (nasforge.supernet.shufflenet)."""
-        from nasforge.supernet.shufflenet import ShuffleNetSupernet
-
-        return ShuffleNetSupernet(self, shape)
-
     # -- exact costs without building --------------------------------------------------------
 
     def cost(self, arch: Architecture, shape: Shape) -> Cost:

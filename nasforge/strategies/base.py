@@ -18,7 +18,7 @@ from nasforge.spaces.base import SearchSpace
 from nasforge.task import Task
 
 if TYPE_CHECKING:
-    from nasforge.report.html import Plot
+    from nasforge.report.figure import Plot
 
 
 class AskTellStrategy(ABC):

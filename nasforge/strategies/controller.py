@@ -20,7 +20,7 @@ from nasforge.strategies.controller_net import ControllerNet, Step
 from nasforge.task import Task
 
 if TYPE_CHECKING:
-    from nasforge.report.html import Plot
+    from nasforge.report.figure import Plot
 
 Reward = Literal["accuracy", "accuracy_cubed", "raw"]
 
@@ -166,7 +166,7 @@ class RLController(AskTellStrategy):
 
     def report_plots(self, run_dir: Path) -> list[Plot]:
         from nasforge.report.controller import plot_controller
-        from nasforge.report.html import Plot
+        from nasforge.report.figure import Plot
 
         if plot_controller(self.history, run_dir / "plots" / "controller.png"):
             return [Plot("plots/controller.png", "Controller: reward, baseline and entropy")]
@@ -186,10 +186,10 @@ class Layout:
             raise ConfigError(f"the controller needs a space of categorical decisions; "
                               f"{space.name!r} has none or others")
         self.by_label = {d.label: d for d in decisions}
-        self.layered = hasattr(space, "anchor_decisions") and hasattr(space, "layer_decisions")
+        self.layered = space.offers("anchor_decisions") and space.offers("layer_decisions")
         self.anchors: dict[tuple[int, int], str] = {}
         if self.layered:
-            self.anchors = {ij: label for label, ij in space.anchor_decisions().items()}  # type: ignore[attr-defined]
+            self.anchors = {ij: label for label, ij in space.anchor_decisions().items()}
         self.curriculum = _check_curriculum(curriculum, self.layered)
 
     def kinds(self) -> dict[str, int]:
@@ -225,13 +225,13 @@ class Layout:
         steps: list[Step] = []
         for i in range(depth):
             steps += [Step(kind=self.kind(d.label))
-                      for d in self.space.layer_decisions(i)]  # type: ignore[attr-defined]
+                      for d in self.space.layer_decisions(i)]
             steps.append(Step(layer=i, inputs=tuple(range(i))))
         steps += [Step(kind=self.kind(label)) for label in self._globals()]
         return steps
 
     def _globals(self) -> list[str]:
-        layer_of = self.space.layer_of  # type: ignore[attr-defined]
+        layer_of = self.space.layer_of
         return [d.label for d in self.space.decisions
                 if layer_of(d.label) is None and d.label != "depth"]
 
@@ -254,7 +254,7 @@ class Layout:
             return [d.label for d in self.space.decisions]
         labels: list[str] = []
         for i in range(depth):
-            labels += [d.label for d in self.space.layer_decisions(i)]  # type: ignore[attr-defined]
+            labels += [d.label for d in self.space.layer_decisions(i)]
             labels += [self.anchors[(i, j)] for j in range(i)]
         return labels + self._globals()
 

@@ -11,8 +11,8 @@ from typing import Any
 import torch
 
 from nasforge.distributed import SINGLE, DistContext
-from nasforge.errors import ConfigError
 from nasforge.spaces.base import SearchSpace
+from nasforge.supernet import build_oneshot_supernet, check_has_supernet
 from nasforge.supernet.base import Supernet
 from nasforge.task import Shape, Task
 
@@ -21,6 +21,7 @@ class OneShotStrategy(ABC):
     """Owns the supernet's training (weights and its own architecture parameters)."""
 
     epochs: int
+    gated: bool = False  # trains the space's gated supernet (PGNAS) instead of the plain one
 
     def __init__(self, space: SearchSpace, seed: int = 0) -> None:
         self.space = space
@@ -37,9 +38,7 @@ class OneShotStrategy(ABC):
 
     def check_space(self) -> None:
         """Raise a ConfigError now if this strategy has no supernet for its space."""
-        if getattr(self.space, "supernet", None) is None:
-            raise ConfigError(f"space {self.space.name!r} has no supernet: one-shot "
-                              "strategies need one")
+        check_has_supernet(self.space, gated=self.gated)
 
     def train_batches(self, seed: int, max_batches: int | None, generator: torch.Generator
                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -63,10 +62,16 @@ class OneShotStrategy(ABC):
             torch.manual_seed(self.seed * 100_003 + epoch)
             yield
 
+    def supernet_options(self) -> dict[str, Any]:
+        """Options of the supernet factory (e.g. PGNAS's gate init_p and tau); a checkpoint
+        records them, so that loading it rebuilds the same supernet."""
+        return {}
+
     def make_supernet(self, shape: Shape) -> Supernet:
-        """The supernet this strategy trains (by default the space's own ``supernet``)."""
-        self.check_space()
-        return self.space.supernet(shape)  # type: ignore[attr-defined, no-any-return]
+        """The supernet this strategy trains: the space's registered supernet (its gated one
+        when ``gated``)."""
+        return build_oneshot_supernet(self.space, shape, gated=self.gated,
+                                      **self.supernet_options())
 
     def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
         self.supernet, self.task, self.device = supernet, task, device

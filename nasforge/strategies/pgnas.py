@@ -14,7 +14,7 @@ from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.supernet.gates import GateBank, regulariser
-from nasforge.task import Shape, Task
+from nasforge.task import Task
 
 
 @STRATEGIES.register("pgnas")
@@ -30,7 +30,7 @@ class PosteriorTraining(OneShotStrategy):
 
     Candidates are drawn afterwards by ``selection: posterior`` (posterior-guided sampling).
     Spaces: ``nb201`` (operation level, nasforge.supernet.gated_nb201) and any space with a
-    ``gated_supernet(shape, init_p, tau)`` method.
+    gated supernet registered in ``GATED_SUPERNETS`` (``factory(space, shape, init_p, tau)``).
 
     Defaults from the authors' code: tau 0.2, initial drop probability 0.1. Weights: SGD
     momentum 0.9, cosine from ``lr``, weight decay only on parameters without a gate.
@@ -62,22 +62,8 @@ class PosteriorTraining(OneShotStrategy):
         self.finetune_lr, self.max_batches = finetune_lr, max_batches
         self.generator = torch.Generator().manual_seed(seed)
 
-    def check_space(self) -> None:
-        from nasforge.spaces.nb201 import NB201Space
-
-        if not isinstance(self.space, NB201Space) and not hasattr(self.space, "gated_supernet"):
-            raise ConfigError(f"pgnas has no gated supernet for space {self.space.name!r} "
-                              "(nb201, or a space with gated_supernet)")
-
-    def make_supernet(self, shape: Shape) -> Supernet:
-        from nasforge.spaces.nb201 import NB201Space
-        from nasforge.supernet.gated_nb201 import GatedNB201Supernet
-
-        self.check_space()
-        if isinstance(self.space, NB201Space):
-            return GatedNB201Supernet(shape, self.space.C, self.space.N, self.init_p, self.tau)
-        make = self.space.gated_supernet  # type: ignore[attr-defined]
-        return make(shape, init_p=self.init_p, tau=self.tau)  # type: ignore[no-any-return]
+    def supernet_options(self) -> dict[str, Any]:
+        return {"init_p": self.init_p, "tau": self.tau}
 
     @property
     def bank(self) -> GateBank:

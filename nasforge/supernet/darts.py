@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from nasforge.architecture import Architecture
+from nasforge.registry import SUPERNETS
 from nasforge.spaces.darts import DartsSpace, edge_label
 from nasforge.spaces.darts_net import CELL_TYPES, EDGES, NODES, DartsNetwork, Preprocess, node_edge
 from nasforge.spaces.darts_ops import make_darts_op
@@ -214,3 +215,10 @@ class DartsSupernet(Supernet):
             k = self.arch_state.op_index(e, edges[self.arch_state.edges[e]])
             return ".".join(parts[:4] + ["ops", str(k)] + parts[4:])
         return name
+
+
+@SUPERNETS.register("darts")
+def darts_supernet(space: DartsSpace, shape: Shape, C: int | None = None,
+                   layers: int | None = None) -> DartsSupernet:
+    """The DARTS search network over ``space`` (C and layers default to the space's)."""
+    return DartsSupernet(shape, space=space, C=C, layers=layers)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from nasforge.architecture import Architecture
+from nasforge.registry import GATED_SUPERNETS
 from nasforge.spaces.nb201 import EDGES, NB201_OPS, NODES, NB201Network, NB201Space, edge_label
 from nasforge.spaces.ops import make_op
 from nasforge.supernet.base import EdgeWeights, Supernet
@@ -135,3 +136,9 @@ class GatedNB201Supernet(Supernet):
 class _Zero(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * 0.0
+
+
+@GATED_SUPERNETS.register("nb201")
+def gated_nb201_supernet(space: NB201Space, shape: Shape, init_p: float = 0.1,
+                         tau: float = 0.2) -> GatedNB201Supernet:
+    return GatedNB201Supernet(shape, space.C, space.N, init_p, tau)

@@ -14,6 +14,7 @@ from torch import nn
 
 from nasforge.architecture import Architecture
 from nasforge.errors import ArchitectureError
+from nasforge.registry import SUPERNETS
 from nasforge.spaces.nb201 import EDGES, NB201_OPS, NODES, NB201Network, NB201Space, edge_label
 from nasforge.supernet.base import EdgeWeights, Supernet, channels_last
 from nasforge.supernet.fused import Branch, accumulate, run_branches
@@ -130,3 +131,9 @@ def _supernet_name(name: str, arch: Architecture, state: EdgeWeights) -> str:
         k = state.op_index(state.edge_index(edge), str(arch[edge]))
         return ".".join(parts[:4] + ["ops", str(k)] + parts[4:])
     return name
+
+
+@SUPERNETS.register("nb201")
+def nb201_supernet(space: NB201Space, shape: Shape) -> NB201Supernet:
+    """Every cell of the space in one network."""
+    return NB201Supernet(shape, C=space.C, N=space.N)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from nasforge.architecture import Architecture
+from nasforge.registry import SUPERNETS
 from nasforge.spaces.shufflenet_blocks import ShuffleNet, Unit
 from nasforge.supernet.base import EdgeWeights, Supernet
 from nasforge.task import Shape
@@ -104,3 +105,9 @@ class ShuffleNetSupernet(Supernet):
         op = self.space.block(arch, int(parts[1]))[0]
         choice = self.space.choices.index(op)
         return ".".join([*parts[:2], "choices", str(choice), *parts[2:]])
+
+
+@SUPERNETS.register("shufflenet")
+def shufflenet_supernet(space: ShuffleNetSpace, shape: Shape) -> ShuffleNetSupernet:
+    """Every choice at the widest width in one network."""
+    return ShuffleNetSupernet(space, shape)

@@ -23,14 +23,11 @@ def tiny_task():
 @pytest.fixture(scope="module")
 def supernet_checkpoint(tmp_path_factory):
     """A one-shot run's checkpoint.pt with a tiny NB201 supernet (one SPOS epoch)."""
-    from nasforge.oneshot import run_oneshot
-    from nasforge.selection.argmax import ArgmaxSelection
-    from nasforge.strategies.spos import SinglePathTraining
+    import nasforge
 
-    space = NB201Space(C=4, N=1)
     run = tmp_path_factory.mktemp("supernet") / "run"
-    run_oneshot(space, tiny_task(), SinglePathTraining(space, epochs=1), ArgmaxSelection(),
-                None, device=torch.device("cpu"), run_dir=run)
+    nasforge.search(NB201Space(C=4, N=1), None, {"name": "spos", "epochs": 1},
+                    selection="argmax", task=tiny_task(), device="cpu", run_dir=run)
     return run / "checkpoint.pt"
 
 

@@ -8,12 +8,16 @@ import numpy as np
 import pytest
 import torch
 
+import nasforge
 import nasforge.selection  # noqa: F401
 import nasforge.spaces  # noqa: F401
 import nasforge.strategies  # noqa: F401
+import nasforge.supernet  # noqa: F401  (registers the supernets)
+from nasforge.components import build, build_selection
+from nasforge.config import Component
 from nasforge.data.base import tensor_task
 from nasforge.errors import ConfigError
-from nasforge.registry import SELECTIONS, SPACES, STRATEGIES
+from nasforge.registry import SELECTIONS, SPACES, STRATEGIES, SUPERNETS
 from nasforge.selection.base import SelectionContext
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.training import seeded
@@ -25,6 +29,7 @@ OPTIONS = {"darts": {"epochs": 1, "max_batches": 2}, "spos": {"epochs": 1, "max_
 UNSUPPORTED = {("pgnas", "darts"), ("pgnas", "shufflenet")}
 # The supernet each selection works on (default: DARTS's).
 SELECTION_STRATEGY = {"posterior": "pgnas"}
+SELECTION_STRATEGY_OF = {"pgnas": "posterior"}  # the selection that fits each strategy
 SELECTION_OPTIONS = {
     "argmax": {},
     "perturbation": {"finetune_epochs": 0, "valid_batches": 1},
@@ -36,12 +41,34 @@ SELECTION_OPTIONS = {
 SMALL_SPACES = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 2, "layers": 3},
                 "shufflenet": {"width_mult": 0.25, "repeats": [1, 1, 1, 1],
                                "channel_scales": [0.5, 1.0], "bits": [4, 32]}}
-WITH_SUPERNET = [n for n in SPACES.names() if hasattr(SPACES.get(n), "supernet")]
+WITH_SUPERNET = [n for n in SPACES.names() if n in SUPERNETS]
 
 
 def test_every_one_shot_component_has_an_entry():
     assert set(ONE_SHOT) <= set(OPTIONS)
     assert set(SELECTIONS.names()) <= set(SELECTION_OPTIONS)
+    assert {"nb201", "darts", "shufflenet"} <= set(WITH_SUPERNET)
+
+
+@pytest.mark.parametrize("name", ONE_SHOT)
+def test_a_checkpoint_is_rebuilt_by_the_factory_that_made_it(name, tmp_path):
+    """The ``supernet`` evaluator loads a run's checkpoint into the supernet the run trained
+    (a PGNAS run's is gated), every weight as saved."""
+    space = SPACES.build("nb201", **SMALL_SPACES["nb201"])
+    task = tiny_task()
+    strategy = STRATEGIES.build(name, space=space, seed=0,
+                                **{**OPTIONS[name], "max_batches": 1})
+    selection = SELECTION_STRATEGY_OF.get(name, "argmax")
+    nasforge.search(space, None, strategy, task=task, device="cpu", run_dir=tmp_path / "run",
+                    selection={"name": selection, **SELECTION_OPTIONS[selection]})
+    evaluator = build("evaluator", Component("supernet", {"checkpoint": str(tmp_path / "run"),
+                                                          "recalibration_batches": 1}),
+                      space=space, task=task, device=torch.device("cpu"))
+    assert type(evaluator.supernet) is type(strategy.supernet)
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["supernet"]
+    loaded = evaluator.supernet.state_dict()
+    assert saved.keys() == loaded.keys()
+    assert all(torch.equal(saved[k], loaded[k]) for k in saved)
 
 
 def tiny_task():
@@ -91,6 +118,6 @@ def test_selection_returns_an_architecture_of_the_space(selection, space_name):
     space, task, net, strategy = trained(SELECTION_STRATEGY.get(selection, "darts"), space_name)
     ctx = SelectionContext(net, strategy, task, torch.device("cpu"), np.random.default_rng(0),
                            space=space)
-    arch = SELECTIONS.build(selection, **SELECTION_OPTIONS[selection]).select(ctx)
+    arch = build_selection(Component(selection, SELECTION_OPTIONS[selection])).select(ctx)
     assert space.contains(arch)
     assert ctx.scores

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from nasforge.components import check_config
 from nasforge.config import load_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
@@ -11,5 +12,5 @@ CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_config_loads(path):
-    config = load_config(path)
+    config = check_config(load_config(path))
     assert config.space.name and config.strategy.name

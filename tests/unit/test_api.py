@@ -9,6 +9,7 @@ from nasforge import Categorical, FunctionSpace
 from nasforge.errors import ConfigError
 from nasforge.registry import STRATEGIES
 from nasforge.strategies.base import AskTellStrategy
+from nasforge.strategies.darts import DartsSearch
 
 OPTIONS = {"evolution": {"population": 6, "sample_size": 3},
            "spos_evolution": {"population": 8, "generations": 5, "top_k": 3, "mutation": 2,
@@ -63,3 +64,44 @@ def test_api_errors():
         nasforge.search("nb201", lambda a: 0.0)
     with pytest.raises(ConfigError, match="strategy.popsize"):
         nasforge.search("nb201", lambda a: 0.0, {"name": "evolution", "popsize": 3}, trials=2)
+
+
+TINY_TASK = {"name": "synthetic", "num_samples": 80, "num_classes": 2, "channels": 1,
+             "size": 16, "dims": 1, "batch_size": 16}
+TINY_NB201 = {"name": "nb201", "C": 4, "N": 1}
+
+
+def test_one_shot_search_through_the_api_and_resume(tmp_path, monkeypatch):
+    """A one-shot strategy through nasforge.search: supernet trained, selection made and
+    scored, the same SearchResult and run directory as an ask/tell search; a resume of an
+    interrupted run continues it from its checkpoint."""
+    kwargs = {"selection": {"name": "argmax"}, "task": TINY_TASK, "seed": 0}
+    strategy = {"name": "darts", "epochs": 2, "max_batches": 1}
+    result = nasforge.search(TINY_NB201, None, strategy, run_dir=tmp_path / "run", **kwargs)
+    assert isinstance(result, nasforge.SearchResult) and result.n_trials == 1
+    assert result.best is result.trials[0] and result.best.status == "ok"
+    for name in ("best.json", "config.yaml", "report.html", "checkpoint.pt"):
+        assert (tmp_path / "run" / name).is_file(), name
+    assert nasforge.load_config(tmp_path / "run" / "config.yaml").selection.name == "argmax"
+    with pytest.raises(ConfigError, match="one-shot search runs for its strategy's epochs"):
+        nasforge.search(TINY_NB201, None, strategy, trials=3, **kwargs)
+    with pytest.raises(ConfigError, match="needs a selection"):
+        nasforge.search(TINY_NB201, None, strategy, task=TINY_TASK)
+
+    # Interrupted in the second epoch (the first one's checkpoint kept), then resumed.
+    calls = []
+    original = DartsSearch.train_epoch
+
+    def stop_in_second_epoch(self, epoch):
+        calls.append(epoch)
+        if epoch == 1 and len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(DartsSearch, "train_epoch", stop_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        nasforge.search(TINY_NB201, None, strategy, run_dir=tmp_path / "cut", **kwargs)
+    resumed = nasforge.search(TINY_NB201, None, strategy, run_dir=tmp_path / "cut",
+                              resume=True, **kwargs)
+    assert calls == [0, 1, 1]  # the first epoch was not trained again
+    assert resumed.best.arch == result.best.arch

@@ -1,7 +1,14 @@
 import pytest
 
-from nasforge.config import apply_overrides, config_from_dict, dump_config, load_config
+from nasforge.components import check_config
+from nasforge.config import apply_overrides, dump_config, load_config
+from nasforge.config import config_from_dict as parse_config
 from nasforge.errors import ConfigError
+
+
+def config_from_dict(raw):
+    """Parse, then check the components against their factories (as building them does)."""
+    return check_config(parse_config(raw))
 
 BASE = {
     "space": {"name": "nb201", "C": 8},
@@ -70,3 +77,12 @@ def test_missing_section_and_bad_files(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="key=value"):
         apply_overrides(BASE, ["novalue"])
+
+
+def test_parsing_alone_checks_no_component():
+    """Parsing imports no component: names and options are checked where components are
+    built (``check_config``), so a typo there passes parsing and fails the check."""
+    raw = {**BASE, "strategy": {"name": "evolutoin", "populaton": 5}}
+    config = parse_config(raw)
+    with pytest.raises(ConfigError, match="unknown strategy 'evolutoin'"):
+        check_config(config)

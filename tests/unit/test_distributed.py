@@ -19,6 +19,7 @@ from nasforge.errors import ConfigError
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.darts import DartsSearch
 from nasforge.strategies.spos import SinglePathTraining
+from nasforge.supernet import build_supernet
 from nasforge.training import seeded
 
 
@@ -36,7 +37,7 @@ def replica(rank: int, world: int, port: int, out: str, name: str) -> None:
     space = NB201Space(C=4, N=1)
     task = tiny_task()
     with seeded(0):
-        net = space.supernet(task.shape)
+        net = build_supernet(space, task.shape)
     strategy = (SinglePathTraining(space, epochs=1, lr=0.1, max_batches=2) if name == "spos"
                 else DartsSearch(space, epochs=1, max_batches=2))
     strategy.set_distributed(context)
@@ -56,7 +57,7 @@ def test_two_gloo_replicas_hold_the_same_weights_after_training(tmp_path, name):
     for key in first:
         assert torch.allclose(first[key], second[key], atol=1e-6), key
     with seeded(0):
-        initial = NB201Space(C=4, N=1).supernet(tiny_task().shape).state_dict()
+        initial = build_supernet(NB201Space(C=4, N=1), tiny_task().shape).state_dict()
     assert any(not torch.equal(initial[k], first[k]) for k in initial)  # they did train
 
 

@@ -6,10 +6,11 @@ import pytest
 from worker_functions import conv_share, dies_once, sleeps
 
 import nasforge
+from nasforge.components import make_executor
 from nasforge.config import Budget
 from nasforge.errors import ConfigError
 from nasforge.evaluators.function import FunctionEvaluator
-from nasforge.executors import ProcessExecutor, make_executor
+from nasforge.executors import ProcessExecutor
 from nasforge.run import run_search
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.controller import RLController
@@ -38,6 +39,8 @@ def test_api_workers_and_bad_executors():
     assert result.n_trials == 4
     with pytest.raises(ConfigError, match="unknown executor"):
         make_executor({"name": "cluster"})
+    with pytest.raises(ConfigError, match="did you mean process"):
+        make_executor({"name": "proces"})
     with pytest.raises(ConfigError, match="this machine has"):
         ProcessExecutor(workers=10_000)
 

@@ -4,13 +4,14 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
+import nasforge
 from nasforge.data.base import tensor_task
-from nasforge.oneshot import run_oneshot
-from nasforge.run import stored_status
+from nasforge.errors import RunDirError
+from nasforge.run_dir import stored_status
 from nasforge.selection.perturbation import PerturbationSelection
 from nasforge.spaces.nb201 import NB201Space
+from nasforge.store import STORE_NAME, TrialStore
 from nasforge.strategies.darts import DartsSearch
 
 
@@ -47,8 +48,9 @@ class DiesInRound(PerturbationSelection):
 def run(run_dir, resume=False, die_epoch=None, die_round=None):
     space = NB201Space(C=4, N=1)
     strategy = DiesInEpoch(space, seed=0, epochs=2, die_at=die_epoch)
-    return run_oneshot(space, tiny_task(), strategy, DiesInRound(die_round), None,
-                       device=torch.device("cpu"), run_dir=run_dir, resume=resume, seed=0)
+    return nasforge.search(space, None, strategy, selection=DiesInRound(die_round),
+                           task=tiny_task(), device="cpu", run_dir=run_dir, resume=resume,
+                           seed=0)
 
 
 def test_outputs_and_resume_mid_training_and_mid_selection(tmp_path):
@@ -58,6 +60,14 @@ def test_outputs_and_resume_mid_training_and_mid_selection(tmp_path):
         assert (tmp_path / "full" / name).is_file(), name
     assert len(json.loads((tmp_path / "full" / "history.json").read_text())) == 2
     assert stored_status(tmp_path / "full") == "finished"
+    # The selection is the run's one trial, stored as an ask/tell trial is.
+    with TrialStore(tmp_path / "full" / STORE_NAME) as store:
+        (trial,) = store.trials()
+        assert store.get_meta("space")["name"] == "nb201"
+    assert trial.status == "ok" and trial.key == NB201Space().key(full.best.arch)
+    assert trial.result.metrics == pytest.approx(full.best.result.metrics)
+    with pytest.raises(RunDirError, match="already holds files"):
+        run(tmp_path / "full")  # another run in the same directory
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "cut", die_epoch=1)
     assert stored_status(tmp_path / "cut") == "interrupted"  # not "running" forever

@@ -7,8 +7,10 @@ from nasforge.errors import ConfigError, RunDirError, TrialFailed
 from nasforge.evaluators.base import Evaluator, Result
 from nasforge.evaluators.function import FunctionEvaluator
 from nasforge.executors import LocalExecutor
-from nasforge.run import best_trial, run_search, stored_status
+from nasforge.run import run_search
+from nasforge.run_dir import stored_status
 from nasforge.spaces.nb201 import NB201Space
+from nasforge.store import best_trial
 from nasforge.strategies.evolution import RegularizedEvolution
 
 

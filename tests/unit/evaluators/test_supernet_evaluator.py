@@ -6,6 +6,7 @@ from nasforge.data.base import tensor_task
 from nasforge.evaluators.supernet import SupernetEvaluator, recalibrate_bn
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.spos import SinglePathTraining
+from nasforge.supernet import build_supernet
 from nasforge.training import seeded
 
 
@@ -36,7 +37,7 @@ def task():
 def trained_supernet():
     space, data = NB201Space(C=4, N=1), task()
     with seeded(0):
-        net = space.supernet(data.shape)
+        net = build_supernet(space, data.shape)
     strategy = SinglePathTraining(space, epochs=3, lr=0.1)
     strategy.setup(net, data, torch.device("cpu"))
     for epoch in range(3):

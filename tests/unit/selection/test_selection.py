@@ -7,6 +7,7 @@ from nasforge.selection.base import SelectionContext
 from nasforge.selection.perturbation import PerturbationSelection
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.darts import DartsSearch
+from nasforge.supernet import build_supernet
 from nasforge.task import Shape
 
 
@@ -21,7 +22,7 @@ def tiny_task():
 def context(epochs=0, seed=0):
     space = NB201Space(C=4, N=1)
     task = tiny_task()
-    net = space.supernet(task.shape)
+    net = build_supernet(space, task.shape)
     strategy = DartsSearch(space, seed=seed, epochs=epochs)
     strategy.setup(net, task, torch.device("cpu"))
     for epoch in range(epochs):
@@ -84,7 +85,7 @@ def test_darts_second_order_and_fixed_alpha_steps():
     for kwargs in ({"order": 2}, {"fixed_alpha": True}):
         space = NB201Space(C=4, N=1)
         task = tiny_task()
-        net = space.supernet(Shape((1, 16), 2))
+        net = build_supernet(space, Shape((1, 16), 2))
         strategy = DartsSearch(space, seed=0, epochs=1, **kwargs)
         strategy.setup(net, task, torch.device("cpu"))
         before = strategy.alpha.detach().clone()

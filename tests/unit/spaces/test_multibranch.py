@@ -3,6 +3,7 @@ import torch
 
 from nasforge.registry import SPACES
 from nasforge.spaces.multibranch import MultiBranchSpace
+from nasforge.supernet import build_gated_supernet
 from nasforge.task import Shape
 
 SHAPE = Shape((1, 16), 3)
@@ -23,7 +24,7 @@ def test_space_round_trip_and_build():
 
 def test_export_of_a_sampled_candidate_reproduces_the_supernet():
     space = small()
-    net = space.gated_supernet(SHAPE, init_p=0.4)
+    net = build_gated_supernet(space, SHAPE, init_p=0.4)
     x = torch.randn(6, 1, 16)
     net.train()
     net.bank.set_mode("relaxed")

@@ -8,6 +8,7 @@ from nasforge.data.base import tensor_task
 from nasforge.errors import ConfigError
 from nasforge.spaces.nb201 import NB201_OPS, NB201Space
 from nasforge.strategies.spos import SinglePathTraining
+from nasforge.supernet import build_supernet
 from nasforge.training import seeded
 
 
@@ -23,7 +24,7 @@ def setup(seed=0, **options):
     space = NB201Space(C=4, N=1)
     task = tiny_task()
     with seeded(0):
-        net = space.supernet(task.shape)
+        net = build_supernet(space, task.shape)
     strategy = SinglePathTraining(space, seed=seed, epochs=2, **options)
     strategy.setup(net, task, torch.device("cpu"))
     return space, net, strategy

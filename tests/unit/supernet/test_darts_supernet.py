@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from nasforge.spaces.darts import EDGE_LABELS, DartsSpace
+from nasforge.supernet import build_supernet
 from nasforge.supernet.darts import (
     DartsSupernet,
     architecture_from_edges,
@@ -25,7 +26,7 @@ def _one_thread():
 
 def tiny(shape: Shape, **options: object) -> DartsSupernet:
     torch.manual_seed(0)
-    return DartsSpace(C=4, layers=3, **options).supernet(shape)  # type: ignore[arg-type]
+    return build_supernet(DartsSpace(C=4, layers=3, **options), shape)  # type: ignore[arg-type]
 
 
 def test_edges_and_ops():
@@ -151,7 +152,7 @@ def test_search_network_parameter_count():
     "param size = 1.930618MB"."""
     from nasforge.nn.counting import count_params
 
-    net = DartsSpace().supernet(Shape((3, 32, 32), 10))
+    net = build_supernet(DartsSpace(), Shape((3, 32, 32), 10))
     assert count_params(net) == 1_930_618
 
 

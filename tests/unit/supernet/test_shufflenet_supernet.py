@@ -7,6 +7,7 @@ import torch
 from nasforge.evaluators.supernet import recalibrate_bn
 from nasforge.nn.slim import SlimBatchNorm
 from nasforge.spaces.shufflenet import ShuffleNetSpace
+from nasforge.supernet import build_supernet
 from nasforge.task import Shape
 
 SPACE = ShuffleNetSpace(width_mult=0.25, repeats=[1, 2, 1, 1],
@@ -16,7 +17,7 @@ SHAPE = Shape((3, 16, 16), 5)
 
 def _supernet():
     torch.manual_seed(0)
-    net = SPACE.supernet(SHAPE)
+    net = build_supernet(SPACE, SHAPE)
     with torch.no_grad():  # non-trivial BN statistics, so slicing them matters
         for m in net.modules():
             if isinstance(m, SlimBatchNorm):

@@ -1,0 +1,85 @@
+"""The import graph of ``nasforge`` has no cycle (DESIGN.md, "Layering": imports point down).
+
+Every import counts: module-level, function-level and ``TYPE_CHECKING`` ones, since a
+function-level import that closes a circle only hides the circle until the function runs.
+Optional heavy dependencies (Ray) are outside the package and never enter the graph."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nasforge
+
+PACKAGE_ROOT = Path(nasforge.__file__).parent
+
+
+def module_name(file: Path) -> str:
+    parts = list(file.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_modules(file: Path, modules: set[str]) -> set[str]:
+    """The package modules ``file`` imports anywhere in its body (``from pkg import sub``
+    points at the submodule when ``sub`` is one, else at ``pkg``)."""
+    here = module_name(file)
+    package = here if file.name == "__init__.py" else here.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(file.read_text(), str(file))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in modules else base)
+    return {name for name in found if name in modules and name != here}
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(f): f for f in PACKAGE_ROOT.rglob("*.py")}
+    return {name: imported_modules(file, set(files)) for name, file in files.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph as a path that starts and ends on the same module, else None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)) is not None:
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)) is not None:
+            return cycle
+    return None
+
+
+def test_find_cycle_reports_a_circle_and_passes_a_tree() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_the_graph_sees_function_level_and_relative_imports() -> None:
+    graph = import_graph()
+    assert "nasforge.architecture" in graph["nasforge.run"]
+    assert len(graph) > 50  # the walk found the package
+
+
+def test_nasforge_has_no_import_cycle() -> None:
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
