@@ -49,17 +49,15 @@ from common import (
     stopwatch,
     write_json,
 )
-from tqdm.auto import tqdm
 
+from nasforge import oneshot
 from nasforge.architecture import Architecture
 from nasforge.components import Components, build_components
 from nasforge.config import load_config
 from nasforge.selection.argmax import ArgmaxSelection
 from nasforge.selection.base import SelectionContext
 from nasforge.selection.perturbation import PerturbationSelection
-from nasforge.supernet import build_supernet
 from nasforge.supernet.base import Supernet
-from nasforge.training import seeded
 
 log = logging.getLogger("benchmarks.dartspt_nb201")
 
@@ -95,19 +93,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # --- shared with benchmarks/dartspt_s2.py -------------------------------------------------------
 
 def train_supernet(comp: Components, seed: int, desc: str) -> tuple[Supernet, list[dict[str, Any]]]:
-    """Build the supernet as ``run_oneshot`` does (same seed -> same weights) and train it for
-    ``strategy.epochs``; return it and the per-epoch metrics (with seconds)."""
-    with seeded(seed):
-        supernet = build_supernet(comp.space, comp.task.shape).to(comp.device)  # type: ignore[attr-defined,union-attr]
-    strategy = comp.strategy
-    strategy.setup(supernet, comp.task, comp.device)  # type: ignore[arg-type]
-    history = []
-    for epoch in tqdm(range(strategy.epochs), desc=desc, unit="epoch", leave=False):  # type: ignore[union-attr]
-        start = time.perf_counter()
-        metrics = strategy.train_epoch(epoch)  # type: ignore[union-attr]
-        history.append({"epoch": epoch + 1, **metrics, "seconds": time.perf_counter() - start})
-        log.debug("%s epoch %d: %s", desc, epoch + 1, history[-1])
-    return supernet, history
+    """The supernet ``nasforge search`` trains with ``seed`` (the run's own loop, same weights);
+    return it and the per-epoch metrics."""
+    log.info("%s: %d epochs", desc, comp.strategy.epochs)  # type: ignore[union-attr]
+    return oneshot.train_supernet(comp.strategy, comp.task, device=comp.device,  # type: ignore[arg-type]
+                                  seed=seed)
 
 
 def select(comp: Components, supernet: Supernet, selection: Any, seed: int
