@@ -4,6 +4,7 @@ outputs, gradients and batch-norm statistics in every mode."""
 import numpy as np
 import pytest
 import torch
+from fused_equivalence import assert_same_state, assert_weighted_mode_matches
 
 from nasforge.evaluators.supernet import recalibrate_bn
 from nasforge.spaces.nb201 import NB201Space
@@ -22,33 +23,10 @@ def pair(shape: Shape) -> tuple[NB201Supernet, NB201Supernet]:
     return fused, plain
 
 
-def assert_same_state(a: NB201Supernet, b: NB201Supernet) -> None:
-    sa, sb = a.state_dict(), b.state_dict()
-    for name in sa:
-        assert torch.allclose(sa[name].float(), sb[name].float(), atol=1e-5), name
-
-
 @pytest.mark.parametrize("shape", SHAPES, ids=["2d", "1d"])
 def test_weighted_mode_matches_edge_by_edge(shape: Shape) -> None:
     fused, plain = pair(shape)
-    x = torch.randn(6, *shape.input_shape)
-    start = torch.randn(6, 5)
-    alphas = [start.clone().requires_grad_() for _ in range(2)]
-    outs = []
-    for net, alpha in zip((fused, plain), alphas, strict=True):
-        net.set_weights(torch.softmax(alpha, -1))
-        y = net.train()(x)
-        y.square().sum().backward()
-        outs.append(y)
-    assert torch.allclose(outs[0], outs[1], atol=1e-5)
-    assert torch.allclose(alphas[0].grad, alphas[1].grad, atol=1e-4)
-    for (name, p), q in zip(fused.named_parameters(), plain.parameters(), strict=True):
-        assert (p.grad is None) == (q.grad is None), name
-        if p.grad is not None:
-            assert torch.allclose(p.grad, q.grad, atol=1e-4), name
-    assert_same_state(fused, plain)  # running statistics and batch counts written back
-    with torch.no_grad():
-        assert torch.allclose(fused.eval()(x), plain.eval()(x), atol=1e-5)
+    assert_weighted_mode_matches(fused, plain, torch.randn(6, *shape.input_shape), (6, 5))
 
 
 def test_masked_discretized_and_single_path_match() -> None:

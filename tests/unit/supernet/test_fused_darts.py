@@ -4,6 +4,7 @@ edge-by-edge cell: same outputs, gradients and batch-norm statistics in every mo
 import numpy as np
 import pytest
 import torch
+from fused_equivalence import assert_same_state, assert_weighted_mode_matches
 
 from nasforge.evaluators.supernet import recalibrate_bn
 from nasforge.spaces.darts import DartsSpace
@@ -30,12 +31,6 @@ def pair(shape: Shape, **options: object) -> tuple[DartsSupernet, DartsSupernet]
     return fused, plain
 
 
-def assert_same_state(a: DartsSupernet, b: DartsSupernet) -> None:
-    sa, sb = a.state_dict(), b.state_dict()
-    for name in sa:
-        assert torch.allclose(sa[name].float(), sb[name].float(), atol=1e-5), name
-
-
 def weights(seed: int, shape: tuple[int, int] = (28, 8)) -> torch.Tensor:
     return torch.softmax(torch.randn(*shape, generator=torch.Generator().manual_seed(seed)), -1)
 
@@ -43,24 +38,7 @@ def weights(seed: int, shape: tuple[int, int] = (28, 8)) -> torch.Tensor:
 @pytest.mark.parametrize("shape", SHAPES, ids=["2d", "1d"])
 def test_weighted_mode_matches_edge_by_edge(shape: Shape) -> None:
     fused, plain = pair(shape)
-    x = torch.randn(4, *shape.input_shape)
-    start = torch.randn(28, 8)
-    alphas = [start.clone().requires_grad_() for _ in range(2)]
-    outs = []
-    for net, alpha in zip((fused, plain), alphas, strict=True):
-        net.set_weights(torch.softmax(alpha, -1))
-        y = net.train()(x)
-        y.square().sum().backward()
-        outs.append(y)
-    assert torch.allclose(outs[0], outs[1], atol=1e-5)
-    assert torch.allclose(alphas[0].grad, alphas[1].grad, atol=1e-4)
-    for (name, p), q in zip(fused.named_parameters(), plain.parameters(), strict=True):
-        assert (p.grad is None) == (q.grad is None), name
-        if p.grad is not None:
-            assert torch.allclose(p.grad, q.grad, atol=1e-4), name
-    assert_same_state(fused, plain)  # running statistics and batch counts written back
-    with torch.no_grad():
-        assert torch.allclose(fused.eval()(x), plain.eval()(x), atol=1e-5)
+    assert_weighted_mode_matches(fused, plain, torch.randn(4, *shape.input_shape), (28, 8))
 
 
 def test_masked_discretized_removed_and_single_path_match() -> None:
