@@ -36,3 +36,14 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     cache = tmp_path_factory.getbasetemp() / "nasforge-cache"
     monkeypatch.setenv("NASFORGE_CACHE", str(cache))
     monkeypatch.setenv("NASFORGE_NB201", str(table_path()))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny networks: torch threads only add overhead on shared cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

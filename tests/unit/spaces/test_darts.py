@@ -21,12 +21,7 @@ DARTS_V2 = (
 SMALL_SHAPES = [Shape((1, 24), 5), Shape((3, 12, 12), 4)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: threads only add overhead on shared cores
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, shared cores
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,7 @@ NO_POOL = ["none", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3
            "dil_conv_5x5"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: threads only add overhead on shared cores
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, shared cores
 
 
 def tiny(shape: Shape, **options: object) -> DartsSupernet:

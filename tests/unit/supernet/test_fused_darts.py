@@ -14,12 +14,7 @@ from nasforge.task import Shape
 SHAPES = [Shape((3, 8, 8), 4), Shape((2, 16), 4)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: threads only add overhead on shared cores
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks, shared cores
 
 
 def pair(shape: Shape, **options: object) -> tuple[DartsSupernet, DartsSupernet]:
