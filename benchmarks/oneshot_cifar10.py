@@ -12,14 +12,19 @@ selected cell gets:
   whose proxy validation accuracy is below the selected cell's own, trained the same way (read
   from the table when it holds the cell, else trained once and kept in
   ``results/proxy_extra_cells.jsonl``);
-- ``seconds``: the run's wall time, summed over resumes.
+- ``seconds`` / ``cpu_seconds``: the run's wall time and CPU time (all threads), summed over
+  resumes (plus, for a selection made on another run's trained supernet, that supernet's
+  training). The machine is shared by the benchmarks, so wall time depends on the load; CPU
+  time much less.
 
-``random`` is random search at the same wall-clock: for seed S, proxy-table cells in a seeded
-random order until their training seconds reach the mean wall time of that seed's one-shot
-runs; the best by proxy validation accuracy is the pick. Every row is appended to
-``results/oneshot_cifar10.csv`` (columns ``method, seed, arch, c10_test, proxy_percentile,
-seconds``, plus the other table columns); ``results/oneshot_cifar10.json`` + ``.png``
-summarise it per method (mean +- std and per seed).
+``random`` is random search at equal compute: for seed S, as many proxy-table cells (in a
+seeded random order) as the mean CPU time of that seed's one-shot runs trains on the proxy
+(one cell: the proxy sweep's mean CPU seconds at the chosen setting); the best by proxy
+validation accuracy is the pick. Every row is appended to ``results/oneshot_cifar10.csv``
+(columns ``method, seed, arch, c10_test, proxy_percentile, seconds``, plus the other table
+columns and ``proxy_valid``, ``cpu_seconds``); ``results/oneshot_cifar10.json`` + ``.png``
+summarise it per method (mean +- std and per seed). Percentiles are recomputed against the
+proxy table as it is at every run of this script.
 
     .venv/bin/python benchmarks/oneshot_cifar10.py --methods darts_pt random --seeds 0 1 2
 """
@@ -32,11 +37,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import csv
+import dataclasses
+import fcntl
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +65,7 @@ from nasforge.components import build, resolve_device
 from nasforge.config import load_config
 from nasforge.evaluators.table import NB201Table
 from nasforge.spaces.nb201 import NB201Space
+from nasforge.store import TrialStore
 from nasforge.task import Shape
 
 RUNS = REPO / "runs" / "oneshot_cifar10"
@@ -62,17 +73,25 @@ ROWS = RESULTS / "oneshot_cifar10.csv"
 PROXY_TABLE = RESULTS / "proxy_table_cifar10.csv"
 EXTRA_CELLS = RESULTS / "proxy_extra_cells.jsonl"
 PROXY_CONFIG = REPO / "configs" / "proxy_cifar10.yaml"
+PROXY_SWEEP = RESULTS / "proxy_sweep.json"
+PROXY_SETTING = "c8n1_16px_10k_e20"  # the sweep's setting that configs/proxy_cifar10.yaml is
 PROXY_SEED = 100  # the proxy table's run seed: extra cells train exactly as the table's did
 COLUMNS = ("method", "seed", "arch", "c10_test", "c100_test", "in16_test", "proxy_valid",
-           "proxy_percentile", "seconds")
-METHODS: dict[str, tuple[str, list[str]]] = {
-    "darts": ("darts_nb201_cifar10.yaml", []),
-    "darts_pt": ("dartspt_nb201_cifar10.yaml", []),
-    "fixed_alpha_pt": ("fixedpt_nb201_cifar10.yaml", []),
-    "spos": ("spos_nb201_cifar10.yaml", []),
+           "proxy_percentile", "seconds", "cpu_seconds")
+# method: (config, overrides, the method whose trained supernet it selects on, or None).
+# Selections the papers compare on one supernet share it (``supernet_from``): DARTS's argmax
+# and DARTS-PT's perturbation, SPOS's evolution with and without the FLOPs limit, PGNAS's
+# guided and random-rate sampling. Their ``seconds`` count the supernet's training once more.
+METHODS: dict[str, tuple[str, list[str], str | None]] = {
+    "darts": ("darts_nb201_cifar10.yaml", [], None),
+    "darts_pt": ("dartspt_nb201_cifar10.yaml", [], "darts"),
+    "fixed_alpha_pt": ("fixedpt_nb201_cifar10.yaml", [], None),
+    "spos": ("spos_nb201_cifar10.yaml", [], None),
     "spos_flops": ("spos_nb201_cifar10.yaml", ["selection.strategy.constraints="
-                                               "{max_flops: MEDIAN_FLOPS}"]),
-    "pgnas_nb201": ("pgnas_nb201_cifar10.yaml", []),
+                                               "{max_flops: MEDIAN_FLOPS}"], "spos"),
+    "pgnas_nb201": ("pgnas_nb201_cifar10.yaml", [], None),
+    "pgnas_random_nb201": ("pgnas_nb201_cifar10.yaml", ["selection.sampling=mean_rate"],
+                           "pgnas_nb201"),
 }
 
 
@@ -95,29 +114,96 @@ def median_flops(samples: int = 500) -> float:
     return float(np.median([space.cost(space.sample(rng), shape).flops for _ in range(samples)]))
 
 
-def run_method(method: str, seed: int, overrides: list[str]) -> tuple[dict[str, Any], float]:
-    """Run (or continue) one search through the CLI; its best.json and summed wall seconds."""
-    config, extra = METHODS[method]
+def run_method(method: str, seed: int, overrides: list[str]) -> tuple[dict[str, Any], Clock]:
+    """Run (or continue) one search through the CLI; its best.json and its clock: the summed
+    wall and CPU time of its runs, plus the source's supernet training when it adopted one."""
+    config, extra, source = METHODS[method]
     run_dir = RUNS / f"{method}-s{seed}"
-    clock = RUNS / f"{method}-s{seed}.seconds"
+    clock_file = RUNS / f"{method}-s{seed}.clock.json"
+    sets = [s.replace("MEDIAN_FLOPS", f"{median_flops():.0f}") for s in extra]
+    source_clock = None
+    if source is not None:
+        _, source_clock = run_method(source, seed, overrides)  # its trained supernet first
+        sets.append(f"supernet_from={RUNS / f'{source}-s{seed}'}")
     if not (run_dir / "best.json").is_file():
         if (run_dir / "trials.sqlite").is_file():
             command = ["--resume", str(run_dir)]
         else:
-            sets = [s.replace("MEDIAN_FLOPS", f"{median_flops():.0f}") for s in extra]
             sets += [f"seed={seed}", *overrides]
             command = [str(REPO / "configs" / config), "--out", str(run_dir),
                        *[a for s in sets for a in ("--set", s)]]
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "nasforge", "search", *command], check=True,
-                       cwd=REPO)
-        spent = time.perf_counter() - start
-        clock.parent.mkdir(parents=True, exist_ok=True)
-        clock.write_text(str(float(clock.read_text() if clock.is_file() else 0) + spent))
-    return json.loads((run_dir / "best.json").read_text()), float(clock.read_text())
+        timed_run([sys.executable, "-m", "nasforge", "search", *command], clock_file)
+    clock = Clock.read(clock_file)
+    if source is not None and source_clock is not None:
+        clock = clock.plus_training_of(source_clock, RUNS / f"{source}-s{seed}")
+    return json.loads((run_dir / "best.json").read_text()), clock
+
+
+@dataclass
+class Clock:
+    """Wall and CPU seconds (all threads) a run took, summed over its resumes."""
+
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    @classmethod
+    def read(cls, path: Path) -> Clock:
+        return cls(**json.loads(path.read_text())) if path.is_file() else cls()
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(dataclasses.asdict(self)))
+        os.replace(tmp, path)
+
+    def plus_training_of(self, source: Clock, source_dir: Path) -> Clock:
+        """This run's time plus the source run's supernet training (its CPU time taken in
+        proportion to the training's share of its wall time)."""
+        train = supernet_seconds(source_dir)
+        share = train / source.seconds if source.seconds else 0.0
+        return Clock(self.seconds + train, self.cpu_seconds + share * source.cpu_seconds)
+
+
+def timed_run(command: list[str], clock_file: Path, every: float = 5.0) -> None:
+    """Run ``command``, adding its wall and CPU time to ``clock_file`` every few seconds (so a
+    killed driver loses at most that much of the count)."""
+    base = Clock.read(clock_file)
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=REPO)
+    cpu = 0.0
+    while True:
+        try:
+            code = proc.wait(timeout=every)
+        except subprocess.TimeoutExpired:
+            code = None
+        cpu = max(cpu, process_cpu_seconds(proc.pid))
+        Clock(base.seconds + time.perf_counter() - start, base.cpu_seconds + cpu).write(
+            clock_file)
+        if code is not None:
+            break
+    if code != 0:
+        raise SystemExit(f"{' '.join(command)} exited with {code}")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process, all threads (Linux /proc); 0 once it
+    has been reaped (the last reading stands)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def supernet_seconds(run_dir: Path) -> float:
+    """Wall time the run spent training its supernet (recorded by the one-shot runner)."""
+    with TrialStore(run_dir / "trials.sqlite") as store:
+        return float(store.get_meta("supernet_seconds"))
 
 
 def proxy_rows() -> list[dict[str, Any]]:
+    if not PROXY_TABLE.is_file():
+        return []
     with PROXY_TABLE.open() as handle:
         return [{**r, "proxy_valid": float(r["proxy_valid"]), "seconds": float(r["seconds"])}
                 for r in csv.DictReader(handle)]
@@ -151,25 +237,32 @@ def train_on_proxy(arch: str) -> float:
 
 
 def percentile(value: float, table_rows: list[dict[str, Any]]) -> float:
+    if not table_rows:
+        return float("nan")
     below = sum(r["proxy_valid"] < value for r in table_rows)
     ties = sum(r["proxy_valid"] == value for r in table_rows)
     return 100.0 * (below + 0.5 * ties) / len(table_rows)
 
 
-def random_at_equal_time(seed: int, seconds: float, table_rows: list[dict[str, Any]]
-                         ) -> dict[str, Any]:
-    """Random search replayed on the proxy table: cells in a seeded order until their
-    training seconds reach ``seconds``; the best by proxy validation accuracy."""
-    order = np.random.default_rng(seed).permutation(len(table_rows))
-    spent, seen = 0.0, []
-    for i in order:
-        seen.append(table_rows[i])
-        spent += table_rows[i]["seconds"]
-        if spent >= seconds:
-            break
+def proxy_cell_cpu_seconds() -> float:
+    """CPU seconds (one thread) to train one random cell on the proxy: the proxy sweep's
+    mean over its random cells at the chosen setting, measured without other load."""
+    sweep = json.loads(PROXY_SWEEP.read_text())["settings"][PROXY_SETTING]
+    return float(sweep["summary"]["cpu_seconds_per_cell"])
+
+
+def random_at_equal_compute(seed: int, cpu_seconds: float, table_rows: list[dict[str, Any]]
+                            ) -> dict[str, Any]:
+    """Random search replayed on the proxy table: as many cells, in a seeded random order,
+    as the one-shot runs' CPU time trains on the proxy; the best by proxy validation
+    accuracy. ``seconds`` sums the wall time the table recorded for those cells."""
+    per_cell = proxy_cell_cpu_seconds()
+    count = int(np.clip(round(cpu_seconds / per_cell), 1, len(table_rows)))
+    order = np.random.default_rng(seed).permutation(len(table_rows))[:count]
+    seen = [table_rows[i] for i in order]
     best = max(seen, key=lambda r: r["proxy_valid"])
-    return {"arch": best["arch"], "proxy_valid": best["proxy_valid"], "seconds": spent,
-            "cells": len(seen)}
+    return {"arch": best["arch"], "proxy_valid": best["proxy_valid"], "cells": count,
+            "seconds": sum(r["seconds"] for r in seen), "cpu_seconds": count * per_cell}
 
 
 def done_rows() -> list[dict[str, str]]:
@@ -179,7 +272,24 @@ def done_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@contextmanager
+def rows_locked() -> Iterator[None]:
+    """Several drivers (one per method, in parallel) share the CSV: one writer at a time."""
+    ROWS.parent.mkdir(parents=True, exist_ok=True)
+    with open(ROWS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def append_row(row: dict[str, Any]) -> None:
+    with rows_locked():
+        _append(row)
+
+
+def _append(row: dict[str, Any]) -> None:
     new = not ROWS.is_file()
     with ROWS.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
@@ -202,33 +312,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         for method in [m for m in args.methods if m != "random"]:
             if (method, seed) in finished:
                 continue
-            best, seconds = run_method(method, seed, args.overrides)
+            best, clock = run_method(method, seed, args.overrides)
             arch = best["arch_str"]
             value = proxy_valid_of(arch, rows_of_table)
-            append_row({"method": method, "seed": seed, "arch": arch, "seconds": seconds,
-                        "proxy_valid": value, "proxy_percentile": percentile(value, rows_of_table),
+            append_row({"method": method, "seed": seed, "arch": arch, "seconds": clock.seconds,
+                        "cpu_seconds": clock.cpu_seconds, "proxy_valid": value,
+                        "proxy_percentile": percentile(value, rows_of_table),
                         **table_columns(arch, table)})
         if "random" in args.methods and ("random", seed) not in finished:
-            spent = [float(r["seconds"]) for r in done_rows()
+            spent = [float(r["cpu_seconds"]) for r in done_rows()
                      if int(r["seed"]) == seed and r["method"] != "random"]
-            if spent:
-                pick = random_at_equal_time(seed, float(np.mean(spent)), rows_of_table)
+            if spent and rows_of_table:
+                pick = random_at_equal_compute(seed, float(np.mean(spent)), rows_of_table)
                 append_row({"method": "random", "seed": seed, **pick,
                             "proxy_percentile": percentile(pick["proxy_valid"], rows_of_table),
                             **table_columns(pick["arch"], table)})
-    summarise()
+    summarise(rows_of_table)
     return 0
 
 
-def summarise() -> None:
-    by_method: dict[str, list[dict[str, str]]] = {}
-    for row in done_rows():
+def refresh_percentiles(table_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every row's percentile against the proxy table as it is now (the table grows across
+    sessions; a percentile is only comparable against the same table), rewritten to the CSV."""
+    with rows_locked():
+        rows: list[dict[str, Any]] = done_rows()
+        for row in rows:
+            row["proxy_percentile"] = percentile(float(row["proxy_valid"]), table_rows)
+        with ROWS.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+    return rows
+
+
+def summarise(table_rows: list[dict[str, Any]]) -> None:
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for row in refresh_percentiles(table_rows):
         by_method.setdefault(row["method"], []).append(row)
     summary = {m: {"c10_test": mean_std(float(r["c10_test"]) for r in rows),
                    "proxy_percentile": mean_std(float(r["proxy_percentile"]) for r in rows),
                    "seconds": mean_std(float(r["seconds"]) for r in rows),
+                   "cpu_seconds": mean_std(float(r["cpu_seconds"]) for r in rows),
                    "per_seed": rows} for m, rows in by_method.items()}
-    write_json(RESULTS / "oneshot_cifar10.json", {"methods": summary})
+    write_json(RESULTS / "oneshot_cifar10.json", {"proxy_table_cells": len(table_rows),
+                                                  "methods": summary})
     fig = new_figure(7.0, 4.0)
     ax = fig.add_subplot()
     for i, rows in enumerate(summary.values()):

@@ -90,8 +90,10 @@ def trained(comp: Components, seed: int) -> tuple[Supernet, dict[str, Any]]:
         net, history = train_supernet(comp.strategy, comp.task,  # type: ignore[arg-type]
                                       device=comp.device, seed=seed)
     metrics = {k: v for k, v in history[-1].items() if k != "epoch"}
-    probs = net.bank.drop_probs().detach()  # type: ignore[union-attr, operator]
-    return net, {"seconds": elapsed[0], "last_epoch": metrics, "mean_p": float(probs.mean()),
+    bank = net.bank  # type: ignore[union-attr]
+    probs = bank.drop_probs().detach()  # type: ignore[operator]
+    return net, {"seconds": elapsed[0], "last_epoch": metrics,
+                 "mean_p": bank.mean_drop_rate(),  # type: ignore[operator]
                  "p": probs.cpu().numpy().round(4).tolist()}
 
 

@@ -17,11 +17,18 @@ Writes ``benchmarks/results/proxy_check.json`` and a scatter plot ``proxy_check.
 
     .venv/bin/python benchmarks/proxy_check.py                       # ~2-4 min on 2 cores
     .venv/bin/python benchmarks/proxy_check.py --config my.yaml --cells 50 --noise-seeds 1 2 3
+
+With ``--from-run DIR`` the random cells are not trained here but read from a search run that
+trained them with the same config (the proxy table's run, ``benchmarks/proxy_table.py``): its
+first ``--cells`` finished cells, leaving out any cell ``--exclude`` lists (the cells the
+proxy was chosen on, so that the check is on fresh cells). The reference cells and the noise
+reruns are still trained here.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import textwrap
@@ -50,6 +57,7 @@ from nasforge.config import RunConfig, load_config
 from nasforge.evaluators.base import OBJECTIVE, Evaluator
 from nasforge.evaluators.table import NB201Table
 from nasforge.spaces.nb201 import NB201Space
+from nasforge.store import TrialStore
 
 log = logging.getLogger("benchmarks.proxy_check")
 
@@ -83,6 +91,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--noise-cells", type=int, default=5)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--table", default=None, help="nb201_compact.csv.gz (default: shared)")
+    p.add_argument("--from-run", default=None, metavar="DIR",
+                   help="read the random cells from this run's trial store instead")
+    p.add_argument("--exclude", default=None, metavar="JSONL",
+                   help="with --from-run: leave out the cells ('arch' field) of this file")
     p.add_argument("--out", default=str(RESULTS / "proxy_check"),
                    help="output path without suffix (.json and .png are written)")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -119,6 +131,35 @@ def train_cells(space: NB201Space, evaluator: Evaluator, cells: Sequence[tuple[s
     return rows
 
 
+def run_cells(run_dir: Path, count: int, exclude: set[str], table: NB201Table
+              ) -> list[dict[str, Any]]:
+    """The first ``count`` finished cells of a search run, as rows of :func:`train_cells`."""
+    space = NB201Space()
+    with TrialStore(run_dir / "trials.sqlite") as store:
+        trials = sorted((t for t in store.trials() if t.status == "ok"), key=lambda t: t.id)
+    rows = []
+    for t in trials:
+        text = space.format(t.arch)
+        if text in exclude:
+            continue
+        rows.append({
+            "name": f"run_trial_{t.id}", "arch": text, "status": "ok",
+            "valid_acc": t.result.metrics[OBJECTIVE], "test_acc": t.result.metrics.get("test_acc"),
+            "seconds": t.result.cost, "params": t.result.params,
+            TABLE_COLUMN: table.value(text, TABLE_COLUMN),
+        })
+    if len(rows) < count:
+        raise SystemExit(f"{run_dir} has {len(rows)} fresh finished cells, fewer than {count}")
+    return rows[:count]
+
+
+def excluded_cells(path: str | None) -> set[str]:
+    if path is None:
+        return set()
+    with open(path) as handle:
+        return {json.loads(line)["arch"] for line in handle if line.strip()}
+
+
 def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     ok = [r for r in rows if r["status"] == "ok"]
     valid = np.array([r["valid_acc"] for r in ok])
@@ -138,8 +179,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def noise(base: Sequence[dict[str, Any]], reruns: dict[int, list[dict[str, Any]]]
-          ) -> dict[str, Any]:
+def noise(base: Sequence[dict[str, Any]], reruns: dict[int, list[dict[str, Any]]],
+          base_seed: int | str) -> dict[str, Any]:
     """Seed-to-seed variation of the valid accuracy of the same cells."""
     by_arch = {r["arch"]: r["valid_acc"] for r in base}
     per_cell = []
@@ -150,7 +191,7 @@ def noise(base: Sequence[dict[str, Any]], reruns: dict[int, list[dict[str, Any]]
         per_cell.append({"arch": text, "valid_acc": values,
                          "std": mean_std(values)[1], "range": max(values) - min(values)})
     return {
-        "seeds": [0, *reruns],
+        "seeds": [base_seed, *reruns],
         "cells": per_cell,
         "mean_std": float(np.mean([c["std"] for c in per_cell])),
         "mean_range": float(np.mean([c["range"] for c in per_cell])),
@@ -198,10 +239,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = NB201Table(nb201_table_path(args.table))
 
     space, evaluator = make_evaluator(config, config.seed)
-    rng = np.random.default_rng(args.seed)
-    random_cells = [(f"random_{i}", space.format(space.sample(rng))) for i in range(args.cells)]
     with stopwatch() as elapsed:
-        rows = train_cells(space, evaluator, random_cells, table, "random cells")
+        if args.from_run:
+            rows = run_cells(Path(args.from_run), args.cells, excluded_cells(args.exclude), table)
+            random_cells = [(r["name"], r["arch"]) for r in rows]
+        else:
+            rng = np.random.default_rng(args.seed)
+            random_cells = [(f"random_{i}", space.format(space.sample(rng)))
+                            for i in range(args.cells)]
+            rows = train_cells(space, evaluator, random_cells, table, "random cells")
         refs = [] if args.no_reference else train_cells(
             space, evaluator, list(REFERENCE_CELLS.items()), table, "reference cells")
         reruns = {}
@@ -215,10 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config_file": str(Path(args.config).resolve().relative_to(REPO))
         if Path(args.config).resolve().is_relative_to(REPO) else args.config,
         "sample_seed": args.seed,
+        "from_run": args.from_run,
+        "excluded": args.exclude,
         "threads": args.threads,
         "table_column": TABLE_COLUMN,
         "summary": summary,
-        "noise": noise(rows, reruns) if reruns and args.noise_cells > 0 else None,
+        "noise": noise(rows, reruns, "run" if args.from_run else config.seed)
+        if reruns and args.noise_cells > 0 else None,
         "wall_seconds": elapsed[0],
         "random_cells": rows,
         "reference_cells": refs,
@@ -236,7 +285,9 @@ def markdown(payload: dict[str, Any], title: str) -> str:
     lines = [
         f"### Proxy check: {title}",
         "",
-        f"{s['cells']} random NB201 cells (sample seed {payload['sample_seed']}), "
+        f"{s['cells']} random NB201 cells ("
+        + (f"the first fresh cells of {payload['from_run']}" if payload.get("from_run")
+           else f"sample seed {payload['sample_seed']}") + "), "
         f"{s['seconds_per_cell']['mean']:.1f} s per cell (max "
         f"{s['seconds_per_cell']['max']:.1f} s, {payload['threads']} threads).",
         "",

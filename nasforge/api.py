@@ -36,6 +36,7 @@ from nasforge.selection.base import Selection
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.strategies.oneshot import OneShotStrategy
+from nasforge.supernet_reuse import trained_file
 from nasforge.task import Task
 
 Spec = str | Mapping[str, Any]
@@ -46,7 +47,8 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
            task: Spec | Task | None = None, selection: Spec | Selection | None = None,
            trials: int | None = None, seconds: float | None = None, seed: int = 0,
            device: str = "auto", run_dir: str | Path | None = None, resume: bool = False,
-           progress: bool = False, workers: int = 1) -> SearchResult:
+           progress: bool = False, workers: int = 1,
+           supernet_from: str | Path | None = None) -> SearchResult:
     """Search ``space`` with ``strategy``, scoring with ``evaluator``.
 
     An ask/tell strategy (random, evolution, ...) runs until ``trials`` evaluations or
@@ -54,7 +56,9 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
     its supernet on ``task`` for its epochs, lets ``selection`` (argmax, perturbation,
     evolution, posterior) choose, and scores the choice with ``evaluator`` (None: its accuracy
     on the selected path of the supernet); ``resume=True`` continues it from its last
-    checkpoint. Both return a SearchResult and write the same run directory.
+    checkpoint; ``supernet_from=RUN_DIR`` starts it from the supernet that run trained (same
+    space, task, strategy and seed), e.g. to compare selections on one supernet. Both return a
+    SearchResult and write the same run directory.
 
     Components are names (``"nb201"``), specs with options (``{"name": "evolution",
     "population": 20}``) or objects; ``evaluator`` may also be a plain function
@@ -76,7 +80,8 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
     strategy_obj = strategy if isinstance(strategy, (AskTellStrategy, OneShotStrategy)) else build(
         "strategy", _component(strategy, "strategy"), space=space_obj, seed=seed)
     budget = Budget(trials=trials, seconds=seconds)
-    config = _config_if_named(space, task, evaluator, strategy, selection, budget, seed, device)
+    config = _config_if_named(space, task, evaluator, strategy, selection, budget, seed, device,
+                              supernet_from)
     if isinstance(strategy_obj, OneShotStrategy):
         if trials is not None or seconds is not None or workers != 1:
             raise ConfigError("a one-shot search runs for its strategy's epochs: drop "
@@ -85,11 +90,16 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
             else build_selection(_component(selection, "selection"))
         task_obj, selection_obj = check_oneshot(_name(strategy), strategy_obj, space_obj,
                                                 task_obj, selection_obj)
+        if supernet_from is not None and not resume:
+            trained_file(supernet_from, config)  # a bad source fails before the run starts
         result = run_oneshot(space_obj, task_obj, strategy_obj, selection_obj, evaluator_obj,
                              device=torch_device, run_dir=run_dir, resume=resume,
-                             config=config, progress=progress, seed=seed)
+                             config=config, progress=progress, seed=seed,
+                             supernet_from=supernet_from)
         assert result is not None  # one process: it is rank 0
         return result
+    if supernet_from is not None:
+        raise ConfigError("supernet_from= is for one-shot strategies")
     return _search_ask_tell(space_obj, evaluator_obj, strategy_obj, selection, budget,
                             run_dir=run_dir, resume=resume, config=config, progress=progress,
                             workers=workers)
@@ -138,7 +148,8 @@ def _evaluator(spec: Spec | Evaluator | Callable[..., Any], space: SearchSpace,
 
 
 def _config_if_named(space: Any, task: Any, evaluator: Any, strategy: Any, selection: Any,
-                     budget: Budget, seed: int, device: str) -> RunConfig | None:
+                     budget: Budget, seed: int, device: str,
+                     supernet_from: str | Path | None = None) -> RunConfig | None:
     """The run's config, when every component was given by name (so it can be written to
     config.yaml and rebuilt); None when objects or functions were passed."""
     specs = {"space": space, "strategy": strategy}
@@ -150,4 +161,6 @@ def _config_if_named(space: Any, task: Any, evaluator: Any, strategy: Any, selec
     raw: dict[str, Any] = {k: v if isinstance(v, str) else dict(v) for k, v in specs.items()}
     raw.update(seed=seed, device=device,
                budget={"trials": budget.trials, "seconds": budget.seconds})
+    if supernet_from is not None:
+        raw["supernet_from"] = str(supernet_from)
     return check_config(config_from_dict(raw))

@@ -58,6 +58,7 @@ class RunConfig:
     device: str = "auto"
     executor: Component | None = None  # ask/tell searches: where candidates run
     distributed: int = 1  # one-shot searches: data-parallel processes (distributed.nproc)
+    supernet_from: str | None = None  # one-shot searches: start from this run's trained supernet
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"seed": self.seed, "device": self.device}
@@ -65,6 +66,8 @@ class RunConfig:
             out["executor"] = self.executor.to_dict()
         if self.distributed != 1:
             out["distributed"] = {"nproc": self.distributed}
+        if self.supernet_from is not None:
+            out["supernet_from"] = self.supernet_from
         for section in COMPONENT_SECTIONS:
             comp = getattr(self, section)
             if comp is not None:
@@ -141,6 +144,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
     kwargs["budget"] = _budget(raw.get("budget") or {})
     kwargs["seed"] = check_value("seed", raw.get("seed", 0), int)
     kwargs["device"] = check_value("device", raw.get("device", "auto"), str)
+    kwargs["supernet_from"] = check_value("supernet_from", raw.get("supernet_from"), str | None)
     return RunConfig(**kwargs)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from nasforge.supernet.checkpoint import (
     save_checkpoint,
     supernet_recipe,
 )
+from nasforge.supernet_reuse import keep_trained, trained_file
 from nasforge.task import Task
 from nasforge.threads import warn_if_contended
 from nasforge.training import seeded
@@ -54,28 +56,39 @@ class OneShotState:
     history: list[dict[str, float]] = field(default_factory=list)
     weights: list[np.ndarray] = field(default_factory=list)  # op strengths after each epoch
     selection: dict[str, Any] | None = None
+    train_seconds: float = 0.0  # wall time of the supernet's epochs (in this or a source run)
 
 
 def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
                 selection: Selection, evaluator: Evaluator | None, *, device: torch.device,
                 run_dir: str | Path | None = None, resume: bool = False,
                 config: RunConfig | None = None, progress: bool | None = None,
-                seed: int = 0, dist: DistContext = SINGLE) -> SearchResult | None:
+                seed: int = 0, dist: DistContext = SINGLE,
+                supernet_from: str | Path | None = None) -> SearchResult | None:
     """Train, select, evaluate. In a data-parallel group (``dist``) every rank trains its
     replica; only rank 0 writes the run directory, selects and evaluates (the others return
-    None once the supernet is trained)."""
+    None once the supernet is trained). ``supernet_from``: a run directory whose trained
+    supernet this run starts from instead of training one (``nasforge.supernet_reuse``)."""
     warn_if_contended()  # shared cores + OpenMP spin-waiting: see nasforge.threads
     path = Path(run_dir) if run_dir is not None else None
     run = RunDir(path if dist.is_main else None, resume=resume)
     with run.running(space=space, evaluator=evaluator, config=config) as store:
         done = _run(space, task, strategy, selection, evaluator, device, path, resume,
-                    progress, seed, dist, store)
+                    progress, seed, dist, store, _Source(supernet_from, config))
     if done is None:
         return None
     if run.path is not None:
         _write_extras(run.path, done)
         run.write_outputs(space, done.result, done.plots)
     return done.result
+
+
+@dataclass
+class _Source:
+    """Where the supernet comes from when this run does not train it."""
+
+    run_dir: str | Path | None
+    config: RunConfig | None
 
 
 @dataclass
@@ -90,16 +103,24 @@ class _Done:
 
 def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: Selection,
          evaluator: Evaluator | None, device: torch.device, path: Path | None, resume: bool,
-         progress: bool | None, seed: int, dist: DistContext, store: TrialStore
-         ) -> _Done | None:
+         progress: bool | None, seed: int, dist: DistContext, store: TrialStore,
+         source: _Source) -> _Done | None:
     supernet = _built(strategy, task, device, seed, dist)
     state = OneShotState()
     if path is not None and resume and (path / CHECKPOINT).is_file():
-        state = _load(path, supernet, strategy)
+        state = _load(path / CHECKPOINT, supernet, strategy)
+    elif source.run_dir is not None:
+        state = _load(trained_file(source.run_dir, source.config), supernet, strategy)
+        state.selection = None
+        store.set_meta("supernet_from", str(source.run_dir))
     show = progress if dist.is_main else False  # rank 0 speaks for the group
     _fit(strategy, supernet, state, path if dist.is_main else None, show)
     if not dist.is_main:
         return None
+    if path is not None and state.selection is None:  # trained, nothing selected yet
+        _save(path, supernet, strategy, state)
+        keep_trained(path)
+    store.set_meta("supernet_seconds", state.train_seconds)
     strategy.set_distributed(SINGLE)  # selection (and its fine-tuning) on rank 0 alone
     arch, scores = _select(space, task, strategy, selection, supernet, state, path, device,
                            show, seed)
@@ -151,7 +172,9 @@ def _fit(strategy: OneShotStrategy, supernet: Supernet, state: OneShotState,
     with Progress("supernet", strategy.epochs, initial=state.epoch, unit="epoch",
                   progress=show) as bar:
         for epoch in range(state.epoch, strategy.epochs):
+            start = time.perf_counter()
             metrics = strategy.train_epoch(epoch)
+            state.train_seconds += time.perf_counter() - start
             state.history.append({"epoch": epoch + 1, **metrics})
             state.weights.append(strategy.op_strengths().detach().cpu().numpy())
             state.epoch = epoch + 1
@@ -209,12 +232,12 @@ def _save(path: Path, supernet: Supernet, strategy: OneShotStrategy, state: OneS
     save_checkpoint(path, supernet, recipe, {"strategy": strategy.state_dict(), "state": state})
 
 
-def _load(path: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotState:
-    data = read_checkpoint(path / CHECKPOINT)
+def _load(file: Path, supernet: Supernet, strategy: OneShotStrategy) -> OneShotState:
+    data = read_checkpoint(file)
     strategy.load_state_dict(data["strategy"])  # checks the alpha shape first
-    restore_supernet(supernet, data, path / CHECKPOINT)
+    restore_supernet(supernet, data, file)
     state: OneShotState = data["state"]
-    log.info("resuming one-shot run at epoch %d", state.epoch)
+    log.info("starting from %s at epoch %d", file, state.epoch)
     return state
 
 

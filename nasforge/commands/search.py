@@ -31,6 +31,7 @@ from nasforge.errors import ConfigError
 from nasforge.run import run_search
 from nasforge.run_dir import SearchResult, check_run_dir, stored_result, stored_status
 from nasforge.strategies.oneshot import OneShotStrategy
+from nasforge.supernet_reuse import trained_file
 from nasforge.threads import child_environment
 
 
@@ -83,6 +84,8 @@ def _search(config: RunConfig, config_path: Path | None, overrides: Sequence[str
         check_nproc(config.distributed)
         launch(config.distributed, config_path, overrides, run_dir, resume, progress)
         return None
+    if one_shot and config.supernet_from is not None and resume is None:
+        trained_file(config.supernet_from, config)  # a bad source fails before the run starts
     executor = None
     if not one_shot:
         executor = make_executor(config.executor.to_dict() if config.executor else None)
@@ -97,7 +100,8 @@ def _search(config: RunConfig, config_path: Path | None, overrides: Sequence[str
                               parts.evaluator,
                               device=device_for(context, parts.device), run_dir=run_dir,
                               resume=resume is not None, config=config, progress=progress,
-                              seed=config.seed, dist=context)
+                              seed=config.seed, dist=context,
+                              supernet_from=config.supernet_from)
         if outcome is None:
             return None
         result = outcome
@@ -146,6 +150,8 @@ def check_sections(config: RunConfig, parts: Components) -> None:
     if isinstance(parts.strategy, OneShotStrategy):
         check_oneshot(name, parts.strategy, parts.space, parts.task, parts.selection)
         return
+    if config.supernet_from is not None:
+        raise ConfigError(f"supernet_from is for one-shot strategies, not {name!r}")
     if config.distributed > 1:
         raise ConfigError("distributed.nproc is for one-shot supernet training; an ask/tell "
                           "search runs candidates in parallel with executor: {name: process}")

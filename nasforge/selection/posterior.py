@@ -33,8 +33,11 @@ class PosteriorSampling(Selection):
     for all images), evaluate each candidate with its inherited weights on the valid split as
     it is, keep the best. ``sampling="fixed"`` draws the masks at the constant rate
     ``fixed_rate`` instead (the random-sampling baseline of Bender et al., 2018, in the same
-    code path); ``finetune_steps`` > 0 fine-tunes each candidate that many SGD steps before
-    scoring it (then restores the supernet), the baseline "with fine-tuning";
+    code path), and ``sampling="mean_rate"`` at the constant rate equal to the mean of the
+    learned drop probabilities (the paper's comparison of guided with random sampling on the
+    same supernet at the same mean rate, Sec. 4.1); ``finetune_steps`` > 0 fine-tunes each
+    candidate that many SGD steps before scoring it (then restores the supernet), the
+    baseline "with fine-tuning";
     ``recalibration_batches`` > 0 recomputes batch-norm statistics per candidate (an option;
     the paper evaluates as is).
 
@@ -44,15 +47,16 @@ class PosteriorSampling(Selection):
     and group (Table 7). Progress is checkpointed every ``checkpoint_every`` candidates.
     """
 
-    def __init__(self, candidates: int = 100, sampling: Literal["guided", "fixed"] = "guided",
+    def __init__(self, candidates: int = 100,
+                 sampling: Literal["guided", "fixed", "mean_rate"] = "guided",
                  fixed_rate: float = 0.5, recalibration_batches: int = 0,
                  finetune_steps: int = 0, finetune_lr: float = 0.01,
                  valid_batches: int | None = None, checkpoint_every: int = 25) -> None:
         if candidates < 1:
             raise ConfigError(f"selection.candidates must be >= 1, got {candidates}")
-        if sampling not in ("guided", "fixed") or not 0 <= fixed_rate < 1:
-            raise ConfigError("selection.sampling must be 'guided' or 'fixed' and fixed_rate "
-                              "in [0, 1)")
+        if sampling not in ("guided", "fixed", "mean_rate") or not 0 <= fixed_rate < 1:
+            raise ConfigError("selection.sampling must be 'guided', 'fixed' or 'mean_rate' and "
+                              "fixed_rate in [0, 1)")
         if min(recalibration_batches, finetune_steps) < 0 or checkpoint_every < 1:
             raise ConfigError("recalibration_batches, finetune_steps >= 0; checkpoint_every "
                               ">= 1")
@@ -73,11 +77,11 @@ class PosteriorSampling(Selection):
         data = _Data(ctx, self.valid_batches, self.recalibration_batches)
         self.rows = list(state["rows"])
         ctx.scores[:] = list(self.rows)
+        rate = self.sampling_rate(bank)
         with Progress("posterior candidates", self.candidates, initial=state["done"],
                       unit="candidate", progress=ctx.progress) as bar:
             for index in range(state["done"], self.candidates):
-                masks = bank.sample_masks(generator, self.fixed_rate
-                                          if self.sampling == "fixed" else None)
+                masks = bank.sample_masks(generator, rate)
                 row = self._score(ctx, data, index, masks, state)
                 self.rows.append(row)
                 ctx.scores.append(row)
@@ -92,6 +96,14 @@ class PosteriorSampling(Selection):
             recalibrate_bn(ctx.supernet, data.calibration())
         self.dropped = _dropped_table(bank, state["dropped_sum"], self.candidates, best_masks)
         return arch
+
+    def sampling_rate(self, bank: GateBank) -> float | None:
+        """The constant drop rate of the masks, or None for the learned per-unit rates."""
+        if self.sampling == "fixed":
+            return self.fixed_rate
+        if self.sampling == "mean_rate":
+            return bank.mean_drop_rate()
+        return None
 
     def _score(self, ctx: SelectionContext, data: _Data, index: int, masks: Masks,
                state: dict[str, Any]) -> dict[str, Any]:

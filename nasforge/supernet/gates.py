@@ -58,6 +58,14 @@ class GateBank(nn.Module):
     def drop_probs(self) -> torch.Tensor:
         return torch.sigmoid(self.logit_p)
 
+    def mean_drop_rate(self) -> float:
+        """The learned drop probability averaged over all units (the expected share of units
+        a guided mask drops): the rate of random masks that drop as many."""
+        probs = self.drop_probs().detach().cpu()
+        units = self.units()
+        total = sum(units.values())
+        return sum(float(probs[layer, group]) * n for (layer, group), n in units.items()) / total
+
     def set_mode(self, mode: Mode, fixed_rate: float | None = None) -> None:
         self.mode = mode
         if fixed_rate is not None:

@@ -87,6 +87,8 @@ BAD = [
     (["--set", "strategy.order=3"], "strategy.order"),
     (["--set", "space={name: darts, C: 2, layers: 3, ops: [conv_9x9]}", "--set",
       "evaluator=null"], "conv_9x9"),
+    (["--set", "supernet_from=nowhere"], "no trained_supernet.pt there"),
+    (["--set", "supernet_from=full", "--set", "seed=3"], "trained with seed 0, this run has 3"),
 ]
 
 
@@ -96,6 +98,16 @@ def test_bad_input_is_one_line_exit_2(args, message, workdir: Path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert message in lines[0]
+
+
+def test_another_selection_on_the_trained_supernet(workdir: Path):
+    nasforge("search", "pt.yaml", "--set", "supernet_from=full", "--set",
+             "selection={name: argmax}", "--out", "argmax", cwd=workdir)
+    runs = [workdir / "full", workdir / "argmax"]
+    histories = [json.loads((run / "history.json").read_text()) for run in runs]
+    assert histories[0] == histories[1]  # the supernet was adopted, not trained again
+    config = yaml.safe_load((workdir / "argmax" / "config.yaml").read_text())
+    assert config["supernet_from"] == "full"
 
 
 def test_bad_genotype_and_checkpoint(workdir: Path):

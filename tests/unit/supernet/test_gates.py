@@ -95,3 +95,16 @@ def test_bad_gate_settings_and_checkpoints():
     state["bank.logit_p"] = torch.full_like(state["bank.logit_p"], float("inf"))
     with pytest.raises(ConfigError, match="outside"):
         net.load_state_dict(state)
+
+
+def test_mean_drop_rate_weights_each_gate_by_its_units():
+    bank = GateBank(["conv"], ["a", "b"], init_p=0.5, tau=0.5)
+    ChannelGate(bank, 0, 0, units=3, fan_in=3, owner=nn.Conv1d(3, 2, 1))
+    ChannelGate(bank, 0, 1, units=1, fan_in=1, owner=nn.Conv1d(1, 2, 1))
+    with torch.no_grad():
+        bank.logit_p.copy_(torch.logit(torch.tensor([[0.2, 0.6]])))
+    assert bank.mean_drop_rate() == pytest.approx((3 * 0.2 + 1 * 0.6) / 4, rel=1e-5)
+    generator = torch.Generator().manual_seed(0)
+    masks = [bank.sample_masks(generator, rate=bank.mean_drop_rate()) for _ in range(3000)]
+    dropped = 1 - torch.stack([torch.cat([m[(0, 0)], m[(0, 1)]]) for m in masks]).mean()
+    assert float(dropped) == pytest.approx(0.3, abs=0.01)
