@@ -103,6 +103,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="extra override for every one-shot run, e.g. strategy.epochs=100")
     p.add_argument("--table", default=None, help="nb201_compact.csv.gz (default: shared)")
+    p.add_argument("--summary-only", action="store_true",
+                   help="only rewrite the summary (percentiles against the current table)")
     return p.parse_args(argv)
 
 
@@ -307,6 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     table = NB201Table(nb201_table_path(args.table))
     rows_of_table = proxy_rows()
+    if args.summary_only:
+        summarise(rows_of_table, table)
+        return 0
     finished = {(r["method"], int(r["seed"])) for r in done_rows()}
     for seed in args.seeds:
         for method in [m for m in args.methods if m != "random"]:
@@ -327,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 append_row({"method": "random", "seed": seed, **pick,
                             "proxy_percentile": percentile(pick["proxy_valid"], rows_of_table),
                             **table_columns(pick["arch"], table)})
-    summarise(rows_of_table)
+    summarise(rows_of_table, table)
     return 0
 
 
@@ -345,7 +350,39 @@ def refresh_percentiles(table_rows: list[dict[str, Any]]) -> list[dict[str, Any]
     return rows
 
 
-def summarise(table_rows: list[dict[str, Any]]) -> None:
+def pgnas_comparison(table: NB201Table, counts: Sequence[int] = (10, 50, 200)
+                     ) -> list[dict[str, Any]]:
+    """PGNAS's claim on one supernet per seed: the best of the first C candidates, drawn from
+    the posterior (pgnas_nb201) vs at the mean rate (pgnas_random_nb201): its error (100 -
+    inherited-weight accuracy, valid and test split) and its cell's NB201 c10_test."""
+    out = []
+    for guided_dir in sorted(RUNS.glob("pgnas_nb201-s*[0-9]")):
+        seed = guided_dir.name.rsplit("-s", 1)[1]
+        random_dir = RUNS / f"pgnas_random_nb201-s{seed}"
+        curves = {name: read_curve(d / "candidates.csv")
+                  for name, d in (("guided", guided_dir), ("random", random_dir))}
+        if not all(curves.values()):
+            continue
+        for count in counts:
+            row: dict[str, Any] = {"seed": int(seed), "candidates": count}
+            for name, curve in curves.items():
+                point = curve.get(count)
+                if point is not None:
+                    row.update({f"{name}_valid_error": float(point["valid_error"]),
+                                f"{name}_test_error": float(point["test_error"]),
+                                f"{name}_c10_test": table.value(point["arch"], "c10_test")})
+            out.append(row)
+    return out
+
+
+def read_curve(path: Path) -> dict[int, dict[str, str]]:
+    if not path.is_file():
+        return {}
+    with path.open() as handle:
+        return {int(r["candidates"]): r for r in csv.DictReader(handle)}
+
+
+def summarise(table_rows: list[dict[str, Any]], table: NB201Table) -> None:
     by_method: dict[str, list[dict[str, Any]]] = {}
     for row in refresh_percentiles(table_rows):
         by_method.setdefault(row["method"], []).append(row)
@@ -355,7 +392,9 @@ def summarise(table_rows: list[dict[str, Any]]) -> None:
                    "cpu_seconds": mean_std(float(r["cpu_seconds"]) for r in rows),
                    "per_seed": rows} for m, rows in by_method.items()}
     write_json(RESULTS / "oneshot_cifar10.json", {"proxy_table_cells": len(table_rows),
-                                                  "methods": summary})
+                                                  "methods": summary,
+                                                  "pgnas_guided_vs_random":
+                                                  pgnas_comparison(table)})
     fig = new_figure(7.0, 4.0)
     ax = fig.add_subplot()
     for i, rows in enumerate(summary.values()):

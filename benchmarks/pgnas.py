@@ -69,6 +69,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--curve-candidates", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--finetune-steps", type=int, default=10)
+    parser.add_argument("--resnet-config", default=str(RESNET),
+                        help="multi-branch ResNet config (e.g. configs/pgnas_resnet_cifar10.yaml)")
+    parser.add_argument("--nb201-config", default=str(NB201),
+                        help="NB201 op-level config (e.g. configs/pgnas_nb201_cifar10.yaml)")
     parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
     parser.add_argument("--out", default=str(RESULTS / "pgnas"))
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -115,21 +119,22 @@ def sample(comp: Components, net: Supernet, seed: int, **options: Any) -> dict[s
 def resnet_experiments(args: argparse.Namespace) -> dict[str, Any]:
     epochs = f"strategy.epochs={args.epochs}"
     out: dict[str, Any] = {}
-    comp = components(RESNET, [epochs])
+    comp = components(args.resnet_config, [epochs])
     net, info = trained(comp, 0)
     rate = info["mean_p"]
     out["learned_supernet"] = info
     out["guided"] = sample(comp, net, 0, candidates=args.curve_candidates)
     out["random_same_supernet"] = sample(comp, net, 0, candidates=args.candidates,
-                                         sampling="fixed", fixed_rate=rate)
-    base = components(RESNET, [epochs, "strategy.dropout=fixed", f"strategy.fixed_rate={rate}"])
+                                         sampling="mean_rate")
+    base = components(args.resnet_config, [epochs, "strategy.dropout=fixed",
+                                           f"strategy.fixed_rate={rate}"])
     base_net, out["bender_supernet"] = trained(base, 0)
     out["bender"] = sample(base, base_net, 0, candidates=args.candidates, sampling="fixed",
                            fixed_rate=rate)
     out["bender_finetuned"] = sample(base, base_net, 0, candidates=args.candidates,
                                      sampling="fixed", fixed_rate=rate,
                                      finetune_steps=args.finetune_steps)
-    const = components(RESNET, [epochs, "strategy.p_dependent=false"])
+    const = components(args.resnet_config, [epochs, "strategy.p_dependent=false"])
     const_net, out["constant_l2_supernet"] = trained(const, 0)
     out["constant_l2"] = sample(const, const_net, 0, candidates=args.candidates)
     out["guided_at_candidates"] = next(row for row in out["guided"]["curve"]
@@ -141,7 +146,7 @@ def resnet_experiments(args: argparse.Namespace) -> dict[str, Any]:
 def nb201_experiment(args: argparse.Namespace, table: NB201Table) -> list[dict[str, Any]]:
     runs = []
     for seed in args.seeds:
-        comp = components(NB201, [f"strategy.epochs={args.epochs}", f"seed={seed}"])
+        comp = components(args.nb201_config, [f"strategy.epochs={args.epochs}", f"seed={seed}"])
         net, info = trained(comp, seed)
         result = sample(comp, net, seed, candidates=args.candidates)
         result["c10_test"] = table.value(result["arch"], "c10_test")
@@ -193,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     payload = {"settings": {"epochs": args.epochs, "candidates": args.candidates,
                             "curve_candidates": args.curve_candidates,
                             "finetune_steps": args.finetune_steps, "seeds": args.seeds,
-                            "configs": [display_path(RESNET), display_path(NB201)]},
+                            "configs": [display_path(args.resnet_config),
+                                        display_path(args.nb201_config)]},
                "paper": PAPER, "resnet": resnet,
                "nb201": {"runs": nb201, "c10_test_mean": mean, "c10_test_std": std},
                "wall_seconds": elapsed[0]}
@@ -215,9 +221,15 @@ def markdown(payload: dict[str, Any]) -> str:
              "|---|---|---|"]
     for label, key in rows:
         lines.append(f"| {label} | {res[key]['valid_error']:.2f} | {res[key]['test_error']:.2f} |")
-    lines += ["", "| candidates | valid error | test error |", "|---|---|---|"]
-    lines += [f"| {r['candidates']} | {r['valid_error']:.2f} | {r['test_error']:.2f} |"
-              for r in res["guided"]["curve"]]
+    random = {r["candidates"]: r for r in res["random_same_supernet"]["curve"]}
+    lines += ["", "| candidates | guided valid / test error | random (mean p) valid / test error |",
+              "|---|---|---|"]
+    for r in res["guided"]["curve"]:
+        other = random.get(r["candidates"])
+        versus = "-" if other is None else (f"{other['valid_error']:.2f} / "
+                                            f"{other['test_error']:.2f}")
+        lines.append(f"| {r['candidates']} | {r['valid_error']:.2f} / {r['test_error']:.2f} | "
+                     f"{versus} |")
     nb = payload["nb201"]
     lines += ["", f"NB201 op-level: C10 test {nb['c10_test_mean']:.2f} +- "
                   f"{nb['c10_test_std']:.2f} over seeds "

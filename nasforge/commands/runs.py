@@ -34,6 +34,7 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
         "cost_seconds": sum(t.result.cost for t in trials),
         "evaluator": info.evaluator,
         "one_shot_epochs": None if info.epochs is None else len(info.epochs),
+        "supernet_from": info.supernet_from,
         "wall_seconds": info.wall_time,
         "sim_clock_seconds": sim_clock(trials),
         "best": None if best is None else {
@@ -56,7 +57,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                                     summary["cost_seconds"], summary["evaluator"],
                                     one_shot_epochs=summary["one_shot_epochs"],
                                     wall_time=summary["wall_seconds"],
-                                    sim_clock=summary["sim_clock_seconds"]),
+                                    sim_clock=summary["sim_clock_seconds"],
+                                    supernet_from=summary.get("supernet_from")),
     ]
     best = summary["best"]
     if best:

@@ -170,7 +170,8 @@ def _print_summary(result: SearchResult, fmt: object) -> None:
     failed = sum(t.status == "failed" for t in result.trials)
     click.echo(outcome_text(result.n_trials, failed, result.spent, info.evaluator,
                             one_shot_epochs=None if info.epochs is None else len(info.epochs),
-                            wall_time=info.wall_time, sim_clock=sim_clock(result.trials)))
+                            wall_time=info.wall_time, sim_clock=sim_clock(result.trials),
+                            supernet_from=info.supernet_from))
     if result.best is None:
         click.echo("no trial finished")
         return

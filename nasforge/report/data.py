@@ -40,12 +40,14 @@ class RunInfo:
 
     ``evaluator``: the evaluator's description (``{"evaluator": "table", ...}``), {} if not
     recorded; ``epochs``: the supernet's per-epoch history of a one-shot run (None for an
-    ask/tell run); ``created`` / ``finished_at``: real clock times (None if not recorded)."""
+    ask/tell run); ``created`` / ``finished_at``: real clock times (None if not recorded);
+    ``supernet_from``: the run whose trained supernet a one-shot run started from."""
 
     evaluator: dict[str, Any]
     epochs: list[dict[str, float]] | None
     created: float | None
     finished_at: float | None
+    supernet_from: str | None = None
 
     @property
     def one_shot(self) -> bool:
@@ -96,10 +98,12 @@ def load_run_info(run_dir: Path) -> RunInfo:
     with TrialStore(path) as store:
         evaluator, epochs = store.get_meta("evaluator", {}), store.get_meta("epochs")
         created, finished = store.get_meta("created"), store.get_meta("finished_at")
+        source = store.get_meta("supernet_from")
     return RunInfo(evaluator if isinstance(evaluator, dict) else {},
                    epochs if isinstance(epochs, list) else None,
                    float(created) if isinstance(created, (int, float)) else None,
-                   float(finished) if isinstance(finished, (int, float)) else None)
+                   float(finished) if isinstance(finished, (int, float)) else None,
+                   source if isinstance(source, str) else None)
 
 
 def sim_clock(trials: Sequence[Trial]) -> float | None:

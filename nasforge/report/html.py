@@ -111,6 +111,9 @@ def _oneshot_rows(summary: Summary, info: RunInfo) -> list[tuple[str, str]]:
     kind = info.evaluator.get("evaluator")
     rows = [("method", f"one-shot: supernet trained for {epochs} epochs, one architecture "
                        "selected, then evaluated once")]
+    if info.supernet_from:
+        rows.append(("supernet", f"trained by run {info.supernet_from} (supernet_from), not "
+                                 "here; its training time is not in this run's wall time"))
     if summary.best is not None and kind == "table":
         rows.append(("NB201 training time of the selected cell (simulated, not spent here)",
                      fmt_seconds(summary.best.result.cost)))

@@ -114,13 +114,14 @@ def metrics_text(metrics: Mapping[str, Any], evaluator: Mapping[str, Any], *,
 
 def outcome_text(n_trials: int, n_failed: int, spent: float, evaluator: Mapping[str, Any], *,
                  one_shot_epochs: int | None = None, wall_time: float | None = None,
-                 sim_clock: float | None = None) -> str:
+                 sim_clock: float | None = None, supernet_from: str | None = None) -> str:
     """The first line the command line prints after a search: what was done and what it
     cost, each number labelled (a one-shot run is not '1 trials, cost 2,200 s')."""
     wall = "" if wall_time is None else (
         f"; wall time {wall_time:.0f}s" if wall_time >= 10 else f"; wall time {wall_time:.2g}s")
     if one_shot_epochs is not None:
-        return (f"one-shot: supernet trained {one_shot_epochs} epochs, 1 architecture "
+        source = f" (by {supernet_from}, adopted)" if supernet_from else ""
+        return (f"one-shot: supernet trained {one_shot_epochs} epochs{source}, 1 architecture "
                 f"selected and evaluated{wall}")
     simulated = " (simulated)" if evaluator.get("evaluator") == "table" else ""
     clock = f"; simulated cluster clock {sim_clock:.0f}s" if sim_clock is not None else ""

@@ -101,8 +101,10 @@ def test_bad_input_is_one_line_exit_2(args, message, workdir: Path):
 
 
 def test_another_selection_on_the_trained_supernet(workdir: Path):
-    nasforge("search", "pt.yaml", "--set", "supernet_from=full", "--set",
-             "selection={name: argmax}", "--out", "argmax", cwd=workdir)
+    proc = nasforge("search", "pt.yaml", "--set", "supernet_from=full", "--set",
+                    "selection={name: argmax}", "--out", "argmax", cwd=workdir)
+    assert "supernet trained 4 epochs (by full, adopted)" in proc.stdout
+    assert "trained by run full (supernet_from)" in (workdir / "argmax" / "report.html").read_text()
     runs = [workdir / "full", workdir / "argmax"]
     histories = [json.loads((run / "history.json").read_text()) for run in runs]
     assert histories[0] == histories[1]  # the supernet was adopted, not trained again
