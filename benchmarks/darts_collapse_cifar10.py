@@ -8,7 +8,8 @@ Every DARTS run stores softmax(alpha) after each epoch (``op_weights.npy``); thi
 the argmax cell of each epoch of each run (``--runs``, default every
 ``runs/oneshot_cifar10/darts-s*``) and reports
 
-- the number of edges (of 6) on which the argmax is ``skip_connect``, per epoch;
+- the number of edges (of 6) on which the argmax cell (``selection: argmax``: the strongest
+  op, never ``none``) has ``skip_connect``, per epoch;
 - the first epoch from which the argmax cell is skip-dominated (skip on at least
   ``--dominated`` edges, default 3 = half) and stays so until the last epoch;
 - the NB201 table's ``c10_test`` of the argmax cell per epoch (a look-up for reporting: it
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from common import (
     REPO,
     RESULTS,
@@ -43,6 +45,7 @@ from common import (
 
 from nasforge.architecture import Architecture
 from nasforge.evaluators.table import NB201Table
+from nasforge.selection.base import best_op
 from nasforge.spaces.nb201 import EDGES, NB201_OPS, NB201Space, edge_label
 from nasforge.supernet.checkpoint import CHECKPOINT, read_checkpoint
 
@@ -60,9 +63,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def argmax_cell(weights: np.ndarray) -> str:
-    """The NB201 string of the argmax op on every edge (rows in ``EDGES`` order)."""
+    """The NB201 string of the cell ``selection: argmax`` picks from these weights (rows in
+    ``EDGES`` order): the strongest op on every edge, never ``none``."""
     labels = [edge_label(*e) for e in EDGES]
-    arch = Architecture({label: NB201_OPS[int(np.argmax(row))]
+    arch = Architecture({label: best_op(NB201_OPS, torch.from_numpy(row))[0]
                          for label, row in zip(labels, weights, strict=True)})
     return NB201Space().format(arch)
 
@@ -89,7 +93,7 @@ def op_weights(run: Path) -> np.ndarray | None:
 def analyse(run: Path, weights: np.ndarray, table: NB201Table, dominated: int
             ) -> dict[str, Any]:
     cells = [argmax_cell(w) for w in weights]
-    skips = [int((w.argmax(1) == SKIP).sum()) for w in weights]
+    skips = [c.count("skip_connect") for c in cells]
     return {"run": display_path(run), "epochs": len(weights), "argmax_cells": cells,
             "skip_edges": skips, "c10_test": [table.value(c, "c10_test") for c in cells],
             "collapse_epoch": collapse_epoch(skips, dominated),

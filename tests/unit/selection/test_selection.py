@@ -1,13 +1,17 @@
 import numpy as np
+import pytest
 import torch
 
 from nasforge.data.base import tensor_task
+from nasforge.errors import ConfigError
 from nasforge.selection.argmax import ArgmaxSelection
 from nasforge.selection.base import SelectionContext
 from nasforge.selection.perturbation import PerturbationSelection
+from nasforge.selection.posterior import PosteriorSampling
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.darts import DartsSearch
 from nasforge.supernet import build_supernet
+from nasforge.supernet.gates import ChannelGate, GateBank
 from nasforge.task import Shape
 
 
@@ -101,3 +105,17 @@ def test_perturbation_fine_tunes_between_decisions_not_after_the_last():
     ctx.strategy.finetune_epoch = lambda epoch: calls.append(epoch) or {}
     ScriptedPT(finetune_epochs=2).select(ctx)
     assert calls == list(range(2 * 5))  # 6 NB201 edges -> 5 gaps of 2 epochs
+
+
+def test_posterior_sampling_rates():
+    bank = GateBank(["conv"], ["a", "b"], init_p=0.5, tau=0.5)
+    ChannelGate(bank, 0, 0, units=3, fan_in=3, owner=torch.nn.Conv1d(3, 2, 1))
+    ChannelGate(bank, 0, 1, units=1, fan_in=1, owner=torch.nn.Conv1d(1, 2, 1))
+    with torch.no_grad():
+        bank.logit_p.copy_(torch.logit(torch.tensor([[0.2, 0.6]])))
+    assert PosteriorSampling(sampling="guided").sampling_rate(bank) is None
+    assert PosteriorSampling(sampling="fixed", fixed_rate=0.4).sampling_rate(bank) == 0.4
+    rate = PosteriorSampling(sampling="mean_rate").sampling_rate(bank)
+    assert rate == pytest.approx(0.3, rel=1e-5)
+    with pytest.raises(ConfigError, match="mean_rate"):
+        PosteriorSampling(sampling="sometimes")
