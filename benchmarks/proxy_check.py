@@ -240,9 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     space, evaluator = make_evaluator(config, config.seed)
     with stopwatch() as elapsed:
-        if args.from_run:
-            rows = run_cells(Path(args.from_run), args.cells, excluded_cells(args.exclude), table)
-            random_cells = [(r["name"], r["arch"]) for r in rows]
+        if args.from_run:  # the run may still be training: its first cells serve the noise
+            exclude = excluded_cells(args.exclude)
+            first = run_cells(Path(args.from_run), args.noise_cells, exclude, table)
+            random_cells = [(r["name"], r["arch"]) for r in first]
         else:
             rng = np.random.default_rng(args.seed)
             random_cells = [(f"random_{i}", space.format(space.sample(rng)))
@@ -255,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             space_s, evaluator_s = make_evaluator(config, seed)
             reruns[seed] = train_cells(space_s, evaluator_s, random_cells[:args.noise_cells],
                                        table, f"noise seed {seed}")
+        if args.from_run:
+            rows = run_cells(Path(args.from_run), args.cells, exclude, table)
     summary = summarise(rows)
     payload: dict[str, Any] = {
         "config": config.to_dict(),

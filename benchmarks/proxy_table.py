@@ -14,6 +14,11 @@ selected cell among random cells, the rank correlation of a method's scores).
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/proxy_table.py --cells 300   # hours
     .venv/bin/python benchmarks/proxy_table.py --export-only       # rewrite the CSV from the run
+
+The run takes several sessions: every export also snapshots the run directory into
+``benchmarks/state/proxy_table_cifar10`` (tracked; ``carry.py``), and a checkout without the
+run directory starts from that snapshot, so a fresh clone continues where the last one
+stopped.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from carry import restore, snapshot
 from common import REPO, RESULTS, mean_std, nb201_table_path, setup_logging, write_json
 from scipy.stats import kendalltau, spearmanr
 
@@ -40,6 +46,7 @@ from nasforge.spaces.nb201 import NB201Space
 from nasforge.store import TrialStore
 
 CONFIG = REPO / "configs" / "proxy_cifar10.yaml"
+STATE_NAME = "proxy_table_cifar10"
 COLUMNS = ("arch", "proxy_valid", "proxy_test", "seconds", "c10_test", "c100_test", "in16_test")
 
 
@@ -117,9 +124,12 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
+    run_dir = Path(args.run_dir)
+    restore(STATE_NAME, run_dir)
     if not args.export_only:
         train_cells(args)
     print(export(args))
+    snapshot(run_dir, STATE_NAME)
     return 0
 
 

@@ -1,0 +1,61 @@
+"""Run directories that outlive a working copy: benchmarks that take several sessions (the
+proxy table, the CIFAR-10 reproductions) keep a consistent copy of their run directories in
+``benchmarks/state/`` (tracked), and start from it where a fresh checkout has no ``runs/``.
+
+A snapshot copies each SQLite store with SQLite's backup API (a consistent copy even while
+the run writes to it, WAL included) and every other file as it is (checkpoints are replaced
+atomically by the runs, so a copy is one whole version). Restoring copies the snapshot back
+only where the run directory is missing; the run then resumes as after a kill: finished
+trials and epochs are kept, an interrupted one is redone.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+from pathlib import Path
+
+from common import REPO
+
+STATE = REPO / "benchmarks" / "state"
+SKIPPED_SUFFIXES = (".sqlite-wal", ".sqlite-shm", ".tmp", ".lock")
+
+log = logging.getLogger("benchmarks.carry")
+
+
+def snapshot(run_dir: Path, name: str) -> Path:
+    """Copy ``run_dir`` to ``benchmarks/state/NAME`` (replacing an older snapshot)."""
+    dest = STATE / name
+    tmp = dest.with_name(dest.name + ".new")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for path in sorted(run_dir.rglob("*")):
+        if not path.is_file() or path.name.endswith(SKIPPED_SUFFIXES):
+            continue
+        target = tmp / path.relative_to(run_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".sqlite":
+            _backup(path, target)
+        else:
+            shutil.copy2(path, target)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    log.info("snapshot of %s in %s", run_dir, dest)
+    return dest
+
+
+def restore(name: str, run_dir: Path) -> bool:
+    """Copy the snapshot ``NAME`` to ``run_dir`` if that is missing; True if it did."""
+    source = STATE / name
+    if run_dir.exists() or not source.is_dir():
+        return False
+    shutil.copytree(source, run_dir)
+    log.info("restored %s from %s", run_dir, source)
+    return True
+
+
+def _backup(source: Path, target: Path) -> None:
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    dst.close()
+    src.close()
