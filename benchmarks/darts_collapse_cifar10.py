@@ -14,6 +14,8 @@ the argmax cell of each epoch of each run (``--runs``, default every
   ``--dominated`` edges, default 3 = half) and stays so until the last epoch;
 - the NB201 table's ``c10_test`` of the argmax cell per epoch (a look-up for reporting: it
   plays no part in any choice);
+- the same for the argmax with ``none`` allowed (``selection.allow_none``: what NB201's own
+  DARTS code selects), with its count of parameter-free edges (skip or none);
 
 and plots alpha's trajectory (every op's weight on every edge, seed by seed) next to the skip
 count and the argmax cell's table accuracy. Writes ``results/darts_collapse_cifar10.json``
@@ -62,11 +64,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def argmax_cell(weights: np.ndarray) -> str:
+def argmax_cell(weights: np.ndarray, allow_none: bool = False) -> str:
     """The NB201 string of the cell ``selection: argmax`` picks from these weights (rows in
-    ``EDGES`` order): the strongest op on every edge, never ``none``."""
+    ``EDGES`` order): the strongest op on every edge, never ``none`` unless ``allow_none``."""
     labels = [edge_label(*e) for e in EDGES]
-    arch = Architecture({label: best_op(NB201_OPS, torch.from_numpy(row))[0]
+    arch = Architecture({label: best_op(NB201_OPS, torch.from_numpy(row), allow_none)[0]
                          for label, row in zip(labels, weights, strict=True)})
     return NB201Space().format(arch)
 
@@ -94,9 +96,14 @@ def analyse(run: Path, weights: np.ndarray, table: NB201Table, dominated: int
             ) -> dict[str, Any]:
     cells = [argmax_cell(w) for w in weights]
     skips = [c.count("skip_connect") for c in cells]
+    with_none = [argmax_cell(w, allow_none=True) for w in weights]
     return {"run": display_path(run), "epochs": len(weights), "argmax_cells": cells,
             "skip_edges": skips, "c10_test": [table.value(c, "c10_test") for c in cells],
             "collapse_epoch": collapse_epoch(skips, dominated),
+            "allow_none": {"argmax_cells": with_none,
+                           "parameter_free_edges": [c.count("skip_connect") + c.count("none")
+                                                    for c in with_none],
+                           "c10_test": [table.value(c, "c10_test") for c in with_none]},
             "skip_weight_mean": [float(w[:, SKIP].mean()) for w in weights],
             "weights": weights.round(4).tolist()}
 
@@ -120,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in results:
         print(f"{r['run']}: {r['epochs']} epochs, skip edges at the end {r['skip_edges'][-1]}, "
               f"collapse epoch {r['collapse_epoch']}, final argmax {r['argmax_cells'][-1]} "
-              f"-> {r['c10_test'][-1]:.2f}")
+              f"-> {r['c10_test'][-1]:.2f}; none allowed: {r['allow_none']['argmax_cells'][-1]} "
+              f"-> {r['allow_none']['c10_test'][-1]:.2f}")
     return 0
 
 
@@ -142,6 +150,8 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
         x = np.arange(1, r["epochs"] + 1)
         mid.plot(x, r["skip_edges"], label=Path(r["run"]).name)
         right.plot(x, r["c10_test"], label=Path(r["run"]).name)
+        right.plot(x, r["allow_none"]["c10_test"], ls=":",
+                   label=f"{Path(r['run']).name}, none allowed")
     mid.set_ylabel("argmax cell: edges with skip_connect (of 6)")
     mid.set_xlabel("epoch")
     right.axhline(PAPER_DARTS_C10, color="k", ls="--", lw=1, label="paper: DARTS 54.30")

@@ -77,9 +77,12 @@ class Selection(ABC):
         return []
 
 
-def best_op(ops: tuple[str, ...], strengths: torch.Tensor) -> tuple[str, float]:
-    """The strongest op that is not ``none`` (DARTS never selects ``none``)."""
-    candidates = [(float(strengths[i]), op) for i, op in enumerate(ops) if op != "none"]
+def best_op(ops: tuple[str, ...], strengths: torch.Tensor, allow_none: bool = False
+            ) -> tuple[str, float]:
+    """The strongest op that is not ``none`` (DARTS never selects ``none``), or the strongest
+    of all with ``allow_none``."""
+    candidates = [(float(strengths[i]), op) for i, op in enumerate(ops)
+                  if allow_none or op != "none"]
     if not candidates:  # an edge whose only op is none
         return "none", 0.0
     value, op = max(candidates)

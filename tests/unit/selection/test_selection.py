@@ -44,6 +44,8 @@ def test_argmax_takes_the_largest_alpha_never_none():
     arch = ArgmaxSelection().select(ctx)
     assert arch["2<-1"] == "skip_connect"
     assert all(arch[e] == "nor_conv_3x3" for e in arch if e != "2<-1")
+    with_none = ArgmaxSelection(allow_none=True).select(ctx)  # NB201's own DARTS genotype
+    assert all(op == "none" for op in with_none.values())
 
 
 class ScriptedPT(PerturbationSelection):
