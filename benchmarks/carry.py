@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from common import REPO
@@ -24,13 +25,15 @@ SKIPPED_SUFFIXES = (".sqlite-wal", ".sqlite-shm", ".tmp", ".lock")
 log = logging.getLogger("benchmarks.carry")
 
 
-def snapshot(run_dir: Path, name: str) -> Path:
-    """Copy ``run_dir`` to ``benchmarks/state/NAME`` (replacing an older snapshot)."""
+def snapshot(run_dir: Path, name: str, skip: Callable[[Path], bool] = lambda path: False
+             ) -> Path:
+    """Copy ``run_dir`` to ``benchmarks/state/NAME`` (replacing an older snapshot), leaving
+    out the files ``skip`` names (what a finished run no longer needs to resume)."""
     dest = STATE / name
     tmp = dest.with_name(dest.name + ".new")
     shutil.rmtree(tmp, ignore_errors=True)
     for path in sorted(run_dir.rglob("*")):
-        if not path.is_file() or path.name.endswith(SKIPPED_SUFFIXES):
+        if not path.is_file() or path.name.endswith(SKIPPED_SUFFIXES) or skip(path):
             continue
         target = tmp / path.relative_to(run_dir)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -20,13 +20,15 @@ selected cell gets:
 ``random`` is random search at equal compute: for seed S, as many proxy-table cells (in a
 seeded random order) as the mean CPU time of that seed's one-shot runs trains on the proxy
 (one cell: the proxy sweep's mean CPU seconds at the chosen setting); the best by proxy
-validation accuracy is the pick. Every row is appended to ``results/oneshot_cifar10.csv``
+validation accuracy is the pick (remade by every run of this script, as the table grows).
+Every one-shot row is appended to ``results/oneshot_cifar10.csv``
 (columns ``method, seed, arch, c10_test, proxy_percentile, seconds``, plus the other table
 columns and ``proxy_valid``, ``cpu_seconds``); ``results/oneshot_cifar10.json`` + ``.png``
 summarise it per method (mean +- std and per seed). Percentiles are recomputed against the
 proxy table as it is at every run of this script.
 
-    .venv/bin/python benchmarks/oneshot_cifar10.py --methods darts_pt random --seeds 0 1 2
+    .venv/bin/python benchmarks/oneshot_cifar10.py --methods darts_pt --seeds 0 1 2
+    .venv/bin/python benchmarks/oneshot_cifar10.py --summary-only   # percentiles, random rows
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from nasforge.config import load_config
 from nasforge.evaluators.table import NB201Table
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.store import TrialStore
+from nasforge.supernet_reuse import TRAINED
 from nasforge.task import Shape
 
 RUNS = REPO / "runs" / "oneshot_cifar10"
@@ -76,6 +79,11 @@ PROXY_TABLE = RESULTS / "proxy_table_cifar10.csv"
 EXTRA_CELLS = RESULTS / "proxy_extra_cells.jsonl"
 PROXY_CONFIG = REPO / "configs" / "proxy_cifar10.yaml"
 PROXY_SWEEP = RESULTS / "proxy_sweep.json"
+PAPER = {  # CIFAR-10 test accuracy of the selected cell (shared METHODS.md)
+    "darts": "54.30 (NB201 paper: DARTS-V1)", "darts_allow_none": "54.30 (NB201's own code)",
+    "darts_pt": "88.11 (DARTS-PT, Table 1)", "fixed_alpha_pt": "93.80 (DARTS-PT, Table 1)",
+    "random": "93.70 (NB201 paper, 12,000 s)",
+}
 PROXY_SETTING = "c8n1_16px_10k_e20"  # the sweep's setting that configs/proxy_cifar10.yaml is
 PROXY_SEED = 100  # the proxy table's run seed: extra cells train exactly as the table's did
 COLUMNS = ("method", "seed", "arch", "c10_test", "c100_test", "in16_test", "proxy_valid",
@@ -101,8 +109,8 @@ METHODS: dict[str, tuple[str, list[str], str | None]] = {
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--methods", nargs="*", default=[*METHODS, "random"],
-                   choices=[*METHODS, "random"])
+    p.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS),
+                   help="one-shot methods to run (the random rows are made by every summary)")
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="extra override for every one-shot run, e.g. strategy.epochs=100")
@@ -220,7 +228,19 @@ def snapshot_runs() -> None:
     the runs take several sessions, and a fresh checkout continues from there)."""
     if RUNS.is_dir():
         with rows_locked():  # one driver at a time writes the snapshot
-            snapshot(RUNS, "oneshot_cifar10")
+            snapshot(RUNS, "oneshot_cifar10", skip=not_needed_later)
+
+
+def not_needed_later(path: Path) -> bool:
+    """Files of a finished run that neither a resume nor a later adoption reads: its last
+    checkpoint, its report (rewritten by any resume), and an adopted copy of a supernet."""
+    run = next((p for p in path.parents if p.parent == RUNS), None)
+    if run is None or not (run / "best.json").is_file():
+        return False  # unfinished: everything is needed to resume
+    relative = path.relative_to(run)
+    if relative.name in ("checkpoint.pt", "report.html") or relative.parts[0] == "plots":
+        return True
+    return relative.name == TRAINED and "supernet_from" in (run / "config.yaml").read_text()
 
 
 def supernet_seconds(run_dir: Path) -> float:
@@ -342,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     finished = {(r["method"], int(r["seed"])) for r in done_rows()}
     for seed in args.seeds:
-        for method in [m for m in args.methods if m != "random"]:
+        for method in args.methods:
             if (method, seed) in finished:
                 continue
             best, clock = run_method(method, seed, args.overrides)
@@ -352,27 +372,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "cpu_seconds": clock.cpu_seconds, "proxy_valid": value,
                         "proxy_percentile": percentile(value, rows_of_table),
                         **table_columns(arch, table)})
-        if "random" in args.methods and ("random", seed) not in finished:
-            spent = [float(r["cpu_seconds"]) for r in done_rows()
-                     if int(r["seed"]) == seed and r["method"] != "random"]
-            if spent and rows_of_table:
-                pick = random_at_equal_compute(seed, float(np.mean(spent)), rows_of_table)
-                append_row({"method": "random", "seed": seed, **pick,
-                            "proxy_percentile": percentile(pick["proxy_valid"], rows_of_table),
-                            **table_columns(pick["arch"], table)})
     summarise(rows_of_table, table)
     return 0
 
 
-def refresh_percentiles(table_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every row's percentile against the proxy table as it is now (the table grows across
-    sessions; a percentile is only comparable against the same table), rewritten to the CSV."""
+def refresh_rows(table_rows: list[dict[str, Any]], table: NB201Table) -> list[dict[str, Any]]:
+    """The CSV against the proxy table as it is now (it grows across sessions, and a
+    percentile or a replayed random search is only comparable on one table): every row's
+    percentile recomputed, and per seed one ``random`` row at the mean CPU time of that
+    seed's one-shot rows. Rewritten in place."""
     with rows_locked():
-        rows: list[dict[str, Any]] = done_rows()
+        rows: list[dict[str, Any]] = [r for r in done_rows() if r["method"] != "random"]
+        for seed in sorted({int(r["seed"]) for r in rows}) if table_rows else []:
+            spent = [float(r["cpu_seconds"]) for r in rows if int(r["seed"]) == seed]
+            pick = random_at_equal_compute(seed, float(np.mean(spent)), table_rows)
+            rows.append({"method": "random", "seed": seed, **pick,
+                         **table_columns(pick["arch"], table)})
         for row in rows:
             row["proxy_percentile"] = percentile(float(row["proxy_valid"]), table_rows)
         with ROWS.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
     return rows
@@ -412,17 +431,17 @@ def read_curve(path: Path) -> dict[int, dict[str, str]]:
 
 def summarise(table_rows: list[dict[str, Any]], table: NB201Table) -> None:
     by_method: dict[str, list[dict[str, Any]]] = {}
-    for row in refresh_percentiles(table_rows):
+    for row in refresh_rows(table_rows, table):
         by_method.setdefault(row["method"], []).append(row)
     summary = {m: {"c10_test": mean_std(float(r["c10_test"]) for r in rows),
                    "proxy_percentile": mean_std(float(r["proxy_percentile"]) for r in rows),
                    "seconds": mean_std(float(r["seconds"]) for r in rows),
                    "cpu_seconds": mean_std(float(r["cpu_seconds"]) for r in rows),
                    "per_seed": rows} for m, rows in by_method.items()}
-    write_json(RESULTS / "oneshot_cifar10.json", {"proxy_table_cells": len(table_rows),
-                                                  "methods": summary,
-                                                  "pgnas_guided_vs_random":
-                                                  pgnas_comparison(table)})
+    payload = {"proxy_table_cells": len(table_rows), "paper_c10_test": PAPER,
+               "methods": summary, "pgnas_guided_vs_random": pgnas_comparison(table)}
+    write_json(RESULTS / "oneshot_cifar10.json", payload)
+    print(markdown(payload))
     fig = new_figure(7.0, 4.0)
     ax = fig.add_subplot()
     for i, rows in enumerate(summary.values()):
@@ -435,6 +454,19 @@ def summarise(table_rows: list[dict[str, Any]], table: NB201Table) -> None:
     ax.set_title("One-shot methods on CIFAR-10 (NB201 space)", fontsize=9)
     ax.grid(alpha=0.3)
     save_figure(fig, RESULTS / "oneshot_cifar10.png")
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """The README's table: one row per method, the papers' CIFAR-10 numbers beside it."""
+    lines = [f"| method | seeds | NB201 c10_test, mean +- std (per seed) | proxy percentile "
+             f"(of {payload['proxy_table_cells']} cells) | CPU s | paper's c10_test |",
+             "|---|---|---|---|---|---|"]
+    for method, m in payload["methods"].items():
+        per_seed = " / ".join(f"{float(r['c10_test']):.2f}" for r in m["per_seed"])
+        lines.append(f"| {method} | {len(m['per_seed'])} | {m['c10_test'][0]:.2f} +- "
+                     f"{m['c10_test'][1]:.2f} ({per_seed}) | {m['proxy_percentile'][0]:.0f} | "
+                     f"{m['cpu_seconds'][0]:.0f} | {PAPER.get(method, '')} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
