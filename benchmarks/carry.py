@@ -57,6 +57,26 @@ def restore(name: str, run_dir: Path) -> bool:
     return True
 
 
+def restore_missing(name: str, parent: Path) -> list[Path]:
+    """Copy every entry of the snapshot ``NAME`` (one per run, plus side files) that
+    ``parent`` lacks into it; the paths copied."""
+    source = STATE / name
+    copied = []
+    for entry in sorted(source.iterdir()) if source.is_dir() else []:
+        target = parent / entry.name
+        if target.exists():
+            continue
+        parent.mkdir(parents=True, exist_ok=True)
+        if entry.is_dir():
+            shutil.copytree(entry, target)
+        else:
+            shutil.copy2(entry, target)
+        copied.append(target)
+    if copied:
+        log.info("restored %d entries of %s from %s", len(copied), parent, source)
+    return copied
+
+
 def _backup(source: Path, target: Path) -> None:
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)

@@ -42,7 +42,6 @@ import csv
 import dataclasses
 import fcntl
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -53,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from carry import STATE, snapshot
+from carry import restore_missing, snapshot
 from common import (
     REPO,
     RESULTS,
@@ -101,6 +100,11 @@ METHODS: dict[str, tuple[str, list[str], str | None]] = {
     "spos": ("spos_nb201_cifar10.yaml", [], None),
     "spos_flops": ("spos_nb201_cifar10.yaml", ["selection.strategy.constraints="
                                                "{max_flops: MEDIAN_FLOPS}"], "spos"),
+    # DARTS-PT's premise is that skip grows as the supernet converges: the same, trained 3x
+    # as long (150 epochs: about 23,500 alpha steps; NB201's DARTS took 19,500 in its 50)
+    "darts_e150": ("darts_nb201_cifar10.yaml", ["strategy.epochs=150"], None),
+    "darts_pt_e150": ("dartspt_nb201_cifar10.yaml", ["strategy.epochs=150"], "darts_e150"),
+    "spos_e150": ("spos_nb201_cifar10.yaml", ["strategy.epochs=150"], None),
     "pgnas_nb201": ("pgnas_nb201_cifar10.yaml", [], None),
     "pgnas_random_nb201": ("pgnas_nb201_cifar10.yaml", ["selection.sampling=mean_rate"],
                            "pgnas_nb201"),
@@ -212,15 +216,7 @@ def process_cpu_seconds(pid: int) -> float:
 
 def restore_runs() -> None:
     """The runs (and clocks) of the snapshot that this checkout lacks."""
-    source = STATE / "oneshot_cifar10"
-    for entry in sorted(source.iterdir()) if source.is_dir() else []:
-        target = RUNS / entry.name
-        if not target.exists():
-            RUNS.mkdir(parents=True, exist_ok=True)
-            if entry.is_dir():
-                shutil.copytree(entry, target)
-            else:
-                shutil.copy2(entry, target)
+    restore_missing("oneshot_cifar10", RUNS)
 
 
 def snapshot_runs() -> None:

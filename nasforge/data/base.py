@@ -30,6 +30,16 @@ def search_split(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, 
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
 
+def mixed_order(indices: np.ndarray | range, seed: int, stream: int) -> list[int]:
+    """``indices`` in a seeded random order (``stream`` tells the splits apart). Images stored
+    class by class (an archive, class folders) would otherwise reach a loader that does not
+    shuffle as single-class batches: batch norm in train mode (DARTS-PT's measurements) then
+    normalises one class at a time, and a prefix (``loader(limit=...)``, capped valid
+    batches) holds only the first classes. The members of a split do not change."""
+    order = np.random.default_rng([seed, stream]).permutation(np.asarray(indices))
+    return [int(i) for i in order]
+
+
 def limit(n_available: int, n_wanted: int | None, seed: int) -> np.ndarray:
     """Indices of a seeded random subset of size ``n_wanted`` (all, when None)."""
     if n_wanted is None or n_wanted >= n_available:

@@ -14,13 +14,17 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from nasforge.data.base import mixed_order
 from nasforge.data.image_archive import ARCHIVE_SUFFIXES, is_archive, is_split_folder, load_images
 from nasforge.data.image_archive import LAYOUT as ARCHIVE_LAYOUT
 from nasforge.data.transforms import (
+    TRAIN_ORDER,
+    VALID_ORDER,
     NormalizedImages,
     channel_stats,
     check_positive,
     crop_flip,
+    in_mixed_order,
     resize_images,
     stratified_split,
     subset_task,
@@ -162,8 +166,9 @@ def cifar_task(layout: CifarLayout, data: tuple[torch.Tensor, ...], where: Path,
                            batch_size=batch_size, augment=flip, info=info)
     train_idx, valid_idx = stratified_search_split(
         y_train.numpy(), seed=seed, train_size=train_size, valid_fraction=valid_fraction)
-    return Task(layout.name, Subset(train, train_idx.tolist()), Subset(train, valid_idx.tolist()),
-                test, shape, batch_size=batch_size, augment=flip,
+    return Task(layout.name, Subset(train, mixed_order(train_idx, seed, TRAIN_ORDER)),
+                Subset(train, mixed_order(valid_idx, seed, VALID_ORDER)),
+                in_mixed_order(test), shape, batch_size=batch_size, augment=flip,
                 info={"train": len(train_idx), "valid": len(valid_idx), "test": len(test),
                       **info})
 

@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset, Subset
 
-from nasforge.data.base import limit, search_split, tensor_task
+from nasforge.data.base import limit, mixed_order, search_split, tensor_task
 from nasforge.errors import ConfigError
 from nasforge.task import Augment, Shape, Task
 
@@ -154,6 +154,14 @@ class NormalizedImages(Dataset):
         return list(zip(x.unbind(0), self.labels[indices].unbind(0), strict=True))
 
 
+TRAIN_ORDER, VALID_ORDER, TEST_ORDER = 1, 2, 3  # mixed_order streams of the three splits
+
+
+def in_mixed_order(test: Dataset) -> Subset:
+    """The held-out test set in one fixed mixed order (the same for every run seed)."""
+    return Subset(test, mixed_order(range(len(test)), 0, TEST_ORDER))  # type: ignore[arg-type]
+
+
 def subset_task(name: str, train: Dataset, test: Dataset, *, shape: Shape, seed: int,
                 valid_fraction: float, train_size: int | None, batch_size: int,
                 augment: Augment | None, info: dict[str, object]) -> Task:
@@ -164,9 +172,9 @@ def subset_task(name: str, train: Dataset, test: Dataset, *, shape: Shape, seed:
     train_idx, valid_idx = search_split(len(keep), valid_fraction, seed)
     return Task(
         name=name,
-        train=Subset(train, keep[train_idx].tolist()),
-        valid=Subset(train, keep[valid_idx].tolist()),
-        test=test,
+        train=Subset(train, mixed_order(keep[train_idx], seed, TRAIN_ORDER)),
+        valid=Subset(train, mixed_order(keep[valid_idx], seed, VALID_ORDER)),
+        test=in_mixed_order(test),
         shape=shape,
         batch_size=batch_size,
         augment=augment,

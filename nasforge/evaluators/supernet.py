@@ -96,7 +96,9 @@ class SupernetEvaluator(Evaluator):
 
     def valid_data(self) -> list[Batch]:
         if self._valid is None:
-            self._valid = self._take(self.task.loader("valid"), self.valid_batches)
+            # in a fixed random order: a capped split is then a random subset of it
+            loader = self.task.loader("valid", shuffle=True, seed=self.seed + 104_729)
+            self._valid = self._take(loader, self.valid_batches)
         return self._valid
 
     def _take(self, loader: Iterable[Batch], limit: int | None) -> list[Batch]:

@@ -14,6 +14,7 @@ from nasforge.registry import SELECTIONS
 from nasforge.selection.base import Selection, SelectionContext
 
 log = logging.getLogger(__name__)
+MEASUREMENT_SEED = 7_919  # the fixed order of the valid batches of every measurement
 
 
 @SELECTIONS.register("perturbation")
@@ -128,10 +129,15 @@ class PerturbationSelection(Selection):
 
     @torch.no_grad()
     def valid_accuracy(self, ctx: SelectionContext) -> float:
-        """Supernet accuracy (%) on the valid split, batch norm in train mode (the authors')."""
+        """Supernet accuracy (%) on the valid split, batch norm in train mode (the authors').
+        Batch statistics make the batches' mix matter: they are drawn at random, as the
+        authors' valid queue does, the same ones for every measurement (a task stored class
+        by class would otherwise give single-class batches, and a capped measurement only
+        the first classes)."""
         ctx.supernet.train()
         correct = count = 0
-        for step, (x, y) in enumerate(ctx.task.loader("valid")):
+        batches = ctx.task.loader("valid", shuffle=True, seed=MEASUREMENT_SEED)
+        for step, (x, y) in enumerate(batches):
             if self.valid_batches is not None and step >= self.valid_batches:
                 break
             x, y = x.to(ctx.device), y.to(ctx.device)

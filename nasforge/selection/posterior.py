@@ -192,8 +192,8 @@ class _Data:
             self._cache[name] = batches
         return self._cache[name]
 
-    def valid(self) -> list[Batch]:
-        return self._take("valid", "valid", self.valid_batches)
+    def valid(self) -> list[Batch]:  # shuffled: a capped split is a random subset of it
+        return self._take("valid", "valid", self.valid_batches, shuffle=True)
 
     def test(self) -> list[Batch]:
         return self._take("test", "test", None)

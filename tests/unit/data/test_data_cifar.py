@@ -89,7 +89,8 @@ def test_search_split_is_seeded_and_test_held_out(cifar10):
     root = str(cifar10[0])
     a, b, c = (TASKS.build("cifar10", root=root, seed=s) for s in (0, 0, 1))
     assert a.train.indices == b.train.indices and a.train.indices != c.train.indices
-    assert torch.equal(a.test.images, c.test.images)
+    assert torch.equal(a.test.dataset.images, c.test.dataset.images)
+    assert a.test.indices == c.test.indices  # one fixed order of the test set for every seed
     small = TASKS.build("cifar10", root=root, train_size=20, valid_fraction=0.25)
     per_class = np.bincount(cifar10[2])  # a stratified subset of 20 of the 60: per class rounded
     kept = sum(n - min(n - 1, round(n * (1 - 20 / 60))) for n in per_class if n)

@@ -14,6 +14,7 @@ from PIL import Image
 
 import nasforge.data  # noqa: F401  (registers the tasks)
 from nasforge.data import image_archive
+from nasforge.data.cifar import stratified_search_split
 from nasforge.errors import DataError
 from nasforge.registry import TASKS
 
@@ -72,14 +73,32 @@ def test_archive_round_trip_and_nb201_split(archive, tmp_path):
     x_train, y_train = expected(images, "train")
     full = task.train.dataset
     assert torch.equal(full.images, x_train) and full.labels.tolist() == y_train
-    assert torch.equal(task.test.images, expected(images, "test")[0])
-    assert task.test.labels.tolist() == expected(images, "test")[1]
+    assert torch.equal(task.test.dataset.images, expected(images, "test")[0])
+    assert task.test.dataset.labels.tolist() == expected(images, "test")[1]
+    assert sorted(task.test.indices) == list(range(len(task.test.dataset)))
     # stratified halves: every class equally in search-train and search-valid
     for subset in (task.train, task.valid):
         labels = full.labels[subset.indices]
         assert torch.bincount(labels, minlength=10).tolist() == [TRAIN_PER_CLASS // 2] * 10
     assert not set(task.train.indices) & set(task.valid.indices)
     assert task.input_shape == (3, 32, 32) and task.num_classes == 10
+
+
+def test_splits_of_a_class_sorted_archive_come_mixed(archive, tmp_path):
+    """The archive holds its images class by class; a loader that does not shuffle must
+    still give batches of several classes (batch norm in train mode, capped measurements),
+    while every split keeps exactly the members of NB201's stratified split."""
+    path, _ = archive
+    task = TASKS.build("cifar10", root=str(path), cache=str(tmp_path / "cache"), batch_size=8)
+    labels = task.train.dataset.labels
+    train, valid = stratified_search_split(labels.numpy(), seed=0, train_size=None,
+                                           valid_fraction=0.5)
+    assert sorted(task.train.indices) == train.tolist()
+    assert sorted(task.valid.indices) == valid.tolist()
+    for split in ("train", "valid", "test"):
+        order = [int(y) for _, ys in task.loader(split) for y in ys]
+        assert order != sorted(order), split  # not class by class
+        assert len(set(order[:8])) >= 5, (split, order)  # two per class would give 4
 
 
 def test_second_build_reads_the_cache(archive, tmp_path, monkeypatch):

@@ -1,6 +1,9 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 from nasforge.data.base import tensor_task
 from nasforge.errors import ConfigError
@@ -85,6 +88,24 @@ def test_perturbation_on_a_trained_supernet_resumes_from_its_progress():
         again.supernet.discretize(edge, op)
     again.state = states[-1]
     assert PerturbationSelection(finetune_epochs=1, valid_batches=1).select(again) == first
+
+
+def test_perturbation_measures_on_mixed_valid_batches_of_a_class_sorted_split():
+    """Batch norm runs in train mode there: a valid split stored class by class must still
+    be measured on batches of both classes, the same batches every time."""
+    ctx = context()
+    x, y = (t[torch.argsort(ctx.task.valid.tensors[1], stable=True)]
+            for t in ctx.task.valid.tensors)
+    ctx.task = dataclasses.replace(ctx.task, valid=TensorDataset(x, y), batch_size=16)
+    label_of = {row.numpy().tobytes(): int(label) for row, label in zip(x, y, strict=True)}
+    seen: list[list[int]] = []
+    ctx.supernet.register_forward_pre_hook(
+        lambda module, args: seen.append([label_of[r.numpy().tobytes()] for r in args[0]]))
+    pt = PerturbationSelection(valid_batches=1)
+    pt.valid_accuracy(ctx)
+    pt.valid_accuracy(ctx)
+    assert len(seen) == 2 and seen[0] == seen[1]
+    assert set(seen[0]) == {0, 1}, seen[0]
 
 
 def test_darts_second_order_and_fixed_alpha_steps():
