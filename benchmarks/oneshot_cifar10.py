@@ -81,6 +81,7 @@ PROXY_SWEEP = RESULTS / "proxy_sweep.json"
 PAPER = {  # CIFAR-10 test accuracy of the selected cell (shared METHODS.md)
     "darts": "54.30 (NB201 paper: DARTS-V1)", "darts_allow_none": "54.30 (NB201's own code)",
     "darts_pt": "88.11 (DARTS-PT, Table 1)", "fixed_alpha_pt": "93.80 (DARTS-PT, Table 1)",
+    "darts_e150": "54.30 (NB201 paper: DARTS-V1)", "darts_pt_e150": "88.11 (DARTS-PT, Table 1)",
     "random": "93.70 (NB201 paper, 12,000 s)",
 }
 PROXY_SETTING = "c8n1_16px_10k_e20"  # the sweep's setting that configs/proxy_cifar10.yaml is

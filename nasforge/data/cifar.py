@@ -186,8 +186,10 @@ def cifar10_task(seed: int = 0, root: str | None = None, train_size: int | None 
     The split is NAS-Bench-201's: the official training images are cut (seeded by ``seed``,
     stratified by class) into search-train and search-valid halves (``valid_fraction``);
     ``train_size`` first keeps a stratified subset of that many training images; the official
-    test images are held out. ``augment`` = random crop with 4-pixel padding + horizontal flip
-    on training batches; ``size`` downsamples (e.g. 16, ImageNet16-like) by average pooling."""
+    test images are held out. Every split is stored in a seeded mixed order (``mixed_order``:
+    an archive is read class by class). ``augment`` = random crop with 4-pixel padding +
+    horizontal flip on training batches; ``size`` downsamples (e.g. 16, ImageNet16-like) by
+    average pooling."""
     *data, where = read_cifar10(root, cache)
     return cifar_task(CIFAR10, tuple(data), where, num_classes=10, seed=seed,
                       train_size=train_size, valid_fraction=valid_fraction,
