@@ -56,8 +56,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def runs_of(name: str) -> Path:
+    """The run directories of one config (snapshotted together as ``benchmarks/state/NAME``)."""
+    return REPO / "runs" / "rl_macro" / name
+
+
 def run_dir(name: str, strategy: str, seed: int) -> Path:
-    return REPO / "runs" / "rl_macro" / name / f"{strategy}-s{seed}"
+    return runs_of(name) / f"{strategy}-s{seed}"
 
 
 def strategy_spec(config: RunConfig, strategy: str) -> dict[str, Any]:
@@ -157,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     config = load_config(args.config, [])
     name = Path(args.config).stem
-    restore_missing(name, run_dir(name, "x", 0).parent)
+    restore_missing(name, runs_of(name))
     if not args.summary_only:
         for seed in args.seeds:
             for strategy in STRATEGIES:
