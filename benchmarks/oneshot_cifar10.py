@@ -21,6 +21,7 @@ selected cell gets:
 seeded random order) as the mean CPU time of that seed's one-shot runs trains on the proxy
 (one cell: the proxy sweep's mean CPU seconds at the chosen setting); the best by proxy
 validation accuracy is the pick (remade by every run of this script, as the table grows).
+``random_flops`` is the same within ``spos_flops``'s FLOPs limit, at that row's CPU time.
 Every one-shot row is appended to ``results/oneshot_cifar10.csv``
 (columns ``method, seed, arch, c10_test, proxy_percentile, seconds``, plus the other table
 columns and ``proxy_valid``, ``cpu_seconds``); ``results/oneshot_cifar10.json`` + ``.png``
@@ -83,6 +84,7 @@ PAPER = {  # CIFAR-10 test accuracy of the selected cell (shared METHODS.md)
     "darts_pt": "88.11 (DARTS-PT, Table 1)", "fixed_alpha_pt": "93.80 (DARTS-PT, Table 1)",
     "darts_e150": "54.30 (NB201 paper: DARTS-V1)", "darts_pt_e150": "88.11 (DARTS-PT, Table 1)",
     "random": "93.70 (NB201 paper, 12,000 s)",
+    "random_flops": "(random search within spos_flops's FLOPs limit, at its CPU time)",
 }
 PROXY_SETTING = "c8n1_16px_10k_e20"  # the sweep's setting that configs/proxy_cifar10.yaml is
 PROXY_SEED = 100  # the proxy table's run seed: extra cells train exactly as the table's did
@@ -296,12 +298,13 @@ def proxy_cell_cpu_seconds() -> float:
     return float(sweep["summary"]["cpu_seconds_per_cell"])
 
 
-def random_at_equal_compute(seed: int, cpu_seconds: float, table_rows: list[dict[str, Any]]
-                            ) -> dict[str, Any]:
+def random_at_equal_compute(seed: int, cpu_seconds: float, table_rows: list[dict[str, Any]],
+                            per_cell: float | None = None) -> dict[str, Any]:
     """Random search replayed on the proxy table: as many cells, in a seeded random order,
-    as the one-shot runs' CPU time trains on the proxy; the best by proxy validation
-    accuracy. ``seconds`` sums the wall time the table recorded for those cells."""
-    per_cell = proxy_cell_cpu_seconds()
+    as the one-shot runs' CPU time trains on the proxy (``per_cell`` CPU seconds each;
+    default the proxy sweep's mean); the best by proxy validation accuracy. ``seconds``
+    sums the wall time the table recorded for those cells."""
+    per_cell = per_cell or proxy_cell_cpu_seconds()
     count = int(np.clip(round(cpu_seconds / per_cell), 1, len(table_rows)))
     order = np.random.default_rng(seed).permutation(len(table_rows))[:count]
     seen = [table_rows[i] for i in order]
@@ -379,12 +382,14 @@ def refresh_rows(table_rows: list[dict[str, Any]], table: NB201Table) -> list[di
     percentile recomputed, and per seed one ``random`` row at the mean CPU time of that
     seed's one-shot rows. Rewritten in place."""
     with rows_locked():
-        rows: list[dict[str, Any]] = [r for r in done_rows() if r["method"] != "random"]
+        rows: list[dict[str, Any]] = [r for r in done_rows()
+                                      if r["method"] not in ("random", "random_flops")]
         for seed in sorted({int(r["seed"]) for r in rows}) if table_rows else []:
             spent = [float(r["cpu_seconds"]) for r in rows if int(r["seed"]) == seed]
             pick = random_at_equal_compute(seed, float(np.mean(spent)), table_rows)
             rows.append({"method": "random", "seed": seed, **pick,
                          **table_columns(pick["arch"], table)})
+        rows += random_under_flops_limit(rows, table_rows, table)
         for row in rows:
             row["proxy_percentile"] = percentile(float(row["proxy_valid"]), table_rows)
         with ROWS.open("w", newline="") as handle:
@@ -392,6 +397,29 @@ def refresh_rows(table_rows: list[dict[str, Any]], table: NB201Table) -> list[di
             writer.writeheader()
             writer.writerows(rows)
     return rows
+
+
+def random_under_flops_limit(rows: list[dict[str, Any]], table_rows: list[dict[str, Any]],
+                             table: NB201Table) -> list[dict[str, Any]]:
+    """SPOS's constrained search against its baseline: per seed with a ``spos_flops`` row, a
+    ``random_flops`` row, random search among the proxy table's cells within the same FLOPs
+    limit (the median of random cells) at that row's CPU time. Cells within the limit train
+    faster, so random search gets the more of them: the sweep's per-cell CPU time scaled by
+    the wall time the table recorded for them relative to all its cells."""
+    limit = median_flops()
+    space, shape = NB201Space(C=8, N=1), Shape((3, 16, 16), 10)
+    within = [r for r in table_rows if space.cost(space.parse(r["arch"]), shape).flops <= limit]
+    if not within:
+        return []
+    relative_cost = np.mean([r["seconds"] for r in within]) / np.mean(
+        [r["seconds"] for r in table_rows])
+    out = []
+    for row in (r for r in rows if r["method"] == "spos_flops"):
+        pick = random_at_equal_compute(int(row["seed"]), float(row["cpu_seconds"]), within,
+                                       per_cell=relative_cost * proxy_cell_cpu_seconds())
+        out.append({"method": "random_flops", "seed": int(row["seed"]), **pick,
+                    **table_columns(pick["arch"], table)})
+    return out
 
 
 def pgnas_comparison(table: NB201Table, counts: Sequence[int] = (10, 50, 200)
