@@ -21,7 +21,7 @@ selected cell gets:
 seeded random order) as the mean CPU time of that seed's one-shot runs trains on the proxy
 (one cell: the proxy sweep's mean CPU seconds at the chosen setting); the best by proxy
 validation accuracy is the pick (remade by every run of this script, as the table grows).
-``random_flops`` is the same within ``spos_flops``'s FLOPs limit, at that row's CPU time.
+``random_flops`` is the same within the FLOPs-limited SPOS rows' limit, at their mean CPU time.
 Every one-shot row is appended to ``results/oneshot_cifar10.csv``
 (columns ``method, seed, arch, c10_test, proxy_percentile, seconds``, plus the other table
 columns and ``proxy_valid``, ``cpu_seconds``); ``results/oneshot_cifar10.json`` + ``.png``
@@ -84,8 +84,9 @@ PAPER = {  # CIFAR-10 test accuracy of the selected cell (shared METHODS.md)
     "darts_pt": "88.11 (DARTS-PT, Table 1)", "fixed_alpha_pt": "93.80 (DARTS-PT, Table 1)",
     "darts_e150": "54.30 (NB201 paper: DARTS-V1)", "darts_pt_e150": "88.11 (DARTS-PT, Table 1)",
     "random": "93.70 (NB201 paper, 12,000 s)",
-    "random_flops": "(random search within spos_flops's FLOPs limit, at its CPU time)",
+    "random_flops": "(random search within the FLOPs limit of the spos_*flops rows)",
 }
+FLOPS_LIMITED = ("spos_flops", "spos_e150_flops")  # compared with ``random_flops``
 PROXY_SETTING = "c8n1_16px_10k_e20"  # the sweep's setting that configs/proxy_cifar10.yaml is
 PROXY_SEED = 100  # the proxy table's run seed: extra cells train exactly as the table's did
 COLUMNS = ("method", "seed", "arch", "c10_test", "c100_test", "in16_test", "proxy_valid",
@@ -108,6 +109,9 @@ METHODS: dict[str, tuple[str, list[str], str | None]] = {
     "darts_e150": ("darts_nb201_cifar10.yaml", ["strategy.epochs=150"], None),
     "darts_pt_e150": ("dartspt_nb201_cifar10.yaml", ["strategy.epochs=150"], "darts_e150"),
     "spos_e150": ("spos_nb201_cifar10.yaml", ["strategy.epochs=150"], None),
+    "spos_e150_flops": ("spos_nb201_cifar10.yaml", ["strategy.epochs=150",
+                                                    "selection.strategy.constraints="
+                                                    "{max_flops: MEDIAN_FLOPS}"], "spos_e150"),
     "pgnas_nb201": ("pgnas_nb201_cifar10.yaml", [], None),
     "pgnas_random_nb201": ("pgnas_nb201_cifar10.yaml", ["selection.sampling=mean_rate"],
                            "pgnas_nb201"),
@@ -401,9 +405,10 @@ def refresh_rows(table_rows: list[dict[str, Any]], table: NB201Table) -> list[di
 
 def random_under_flops_limit(rows: list[dict[str, Any]], table_rows: list[dict[str, Any]],
                              table: NB201Table) -> list[dict[str, Any]]:
-    """SPOS's constrained search against its baseline: per seed with a ``spos_flops`` row, a
-    ``random_flops`` row, random search among the proxy table's cells within the same FLOPs
-    limit (the median of random cells) at that row's CPU time. Cells within the limit train
+    """SPOS's constrained search against its baseline: per seed with FLOPs-limited SPOS rows
+    (``spos_flops``, ``spos_e150_flops``), a ``random_flops`` row, random search among the
+    proxy table's cells within the same FLOPs limit (the median of random cells) at the mean
+    CPU time of those rows. Cells within the limit train
     faster, so random search gets the more of them: the sweep's per-cell CPU time scaled by
     the wall time the table recorded for them relative to all its cells."""
     limit = median_flops()
@@ -413,11 +418,15 @@ def random_under_flops_limit(rows: list[dict[str, Any]], table_rows: list[dict[s
         return []
     relative_cost = np.mean([r["seconds"] for r in within]) / np.mean(
         [r["seconds"] for r in table_rows])
+    spent: dict[int, list[float]] = {}
+    for row in rows:
+        if row["method"] in FLOPS_LIMITED:
+            spent.setdefault(int(row["seed"]), []).append(float(row["cpu_seconds"]))
     out = []
-    for row in (r for r in rows if r["method"] == "spos_flops"):
-        pick = random_at_equal_compute(int(row["seed"]), float(row["cpu_seconds"]), within,
+    for seed, seconds in sorted(spent.items()):
+        pick = random_at_equal_compute(seed, float(np.mean(seconds)), within,
                                        per_cell=relative_cost * proxy_cell_cpu_seconds())
-        out.append({"method": "random_flops", "seed": int(row["seed"]), **pick,
+        out.append({"method": "random_flops", "seed": seed, **pick,
                     **table_columns(pick["arch"], table)})
     return out
 
@@ -456,8 +465,8 @@ def read_curve(path: Path) -> dict[int, dict[str, str]]:
 
 def summarise(table_rows: list[dict[str, Any]], table: NB201Table) -> None:
     by_method: dict[str, list[dict[str, Any]]] = {}
-    for row in refresh_rows(table_rows, table):
-        by_method.setdefault(row["method"], []).append(row)
+    for row in sorted(refresh_rows(table_rows, table), key=lambda r: int(r["seed"])):
+        by_method.setdefault(row["method"], []).append(row)  # per method, seeds in order
     summary = {m: {"c10_test": mean_std(float(r["c10_test"]) for r in rows),
                    "proxy_percentile": mean_std(float(r["proxy_percentile"]) for r in rows),
                    "seconds": mean_std(float(r["seconds"]) for r in rows),
