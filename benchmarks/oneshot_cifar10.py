@@ -115,7 +115,13 @@ METHODS: dict[str, tuple[str, list[str], str | None]] = {
     "pgnas_nb201": ("pgnas_nb201_cifar10.yaml", [], None),
     "pgnas_random_nb201": ("pgnas_nb201_cifar10.yaml", ["selection.sampling=mean_rate"],
                            "pgnas_nb201"),
+    # Bender et al.'s baseline on its own supernet: trained and sampled with hard dropout at
+    # one constant rate, pgnas_nb201's learned mean drop rate of the same seed (LEARNED_P)
+    "pgnas_bender_nb201": ("pgnas_nb201_cifar10.yaml", [
+        "strategy.dropout=fixed", "strategy.fixed_rate=LEARNED_P", "selection.sampling=fixed",
+        "selection.fixed_rate=LEARNED_P"], None),
 }
+LEARNED_FROM = "pgnas_nb201"  # the run whose learned mean drop rate LEARNED_P stands for
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -146,6 +152,10 @@ def run_method(method: str, seed: int, overrides: list[str]) -> tuple[dict[str, 
     run_dir = RUNS / f"{method}-s{seed}"
     clock_file = RUNS / f"{method}-s{seed}.clock.json"
     sets = [s.replace("MEDIAN_FLOPS", f"{median_flops():.0f}") for s in extra]
+    if any("LEARNED_P" in s for s in sets):
+        run_method(LEARNED_FROM, seed, overrides)  # its posterior first
+        rate = learned_mean_rate(RUNS / f"{LEARNED_FROM}-s{seed}")
+        sets = [s.replace("LEARNED_P", f"{rate:.4f}") for s in sets]
     source_clock = None
     if source is not None:
         _, source_clock = run_method(source, seed, overrides)  # its trained supernet first
@@ -163,6 +173,12 @@ def run_method(method: str, seed: int, overrides: list[str]) -> tuple[dict[str, 
     if source is not None and source_clock is not None:
         clock = clock.plus_training_of(source_clock, RUNS / f"{source}-s{seed}")
     return json.loads((run_dir / "best.json").read_text()), clock
+
+
+def learned_mean_rate(run_dir: Path) -> float:
+    """A PGNAS run's mean drop probability after its last epoch (its ``history.json``)."""
+    history = json.loads((run_dir / "history.json").read_text())
+    return float(history[-1]["mean_drop_p"])
 
 
 @dataclass
@@ -435,14 +451,16 @@ def pgnas_comparison(table: NB201Table, counts: Sequence[int] = (10, 50, 200)
                      ) -> list[dict[str, Any]]:
     """PGNAS's claim on one supernet per seed: the best of the first C candidates, drawn from
     the posterior (pgnas_nb201) vs at the mean rate (pgnas_random_nb201): its error (100 -
-    inherited-weight accuracy, valid and test split) and its cell's NB201 c10_test."""
+    inherited-weight accuracy, valid and test split) and its cell's NB201 c10_test; and, where
+    it has run, Bender et al.'s fixed-dropout supernet sampled at that rate (``bender_*``)."""
     out = []
     for guided_dir in sorted(RUNS.glob("pgnas_nb201-s*[0-9]")):
         seed = guided_dir.name.rsplit("-s", 1)[1]
-        random_dir = RUNS / f"pgnas_random_nb201-s{seed}"
-        curves = {name: read_curve(d / "candidates.csv")
-                  for name, d in (("guided", guided_dir), ("random", random_dir))}
-        if not all(curves.values()):
+        curves = {name: read_curve(RUNS / f"{method}-s{seed}" / "candidates.csv")
+                  for name, method in (("guided", "pgnas_nb201"),
+                                       ("random", "pgnas_random_nb201"),
+                                       ("bender", "pgnas_bender_nb201"))}
+        if not (curves["guided"] and curves["random"]):
             continue
         for count in counts:
             row: dict[str, Any] = {"seed": int(seed), "candidates": count}

@@ -4,7 +4,8 @@ learns). ``--config``: ``configs/rl_macro_cifar10.yaml`` (default; real CIFAR-10
 ``configs/rl_macro.yaml`` (MNIST-1D, the quick version). Both strategies train the same number
 of children per seed; the controller's curriculum grows the depth, random search samples it
 uniformly. The comparison is the mean reward (child validation accuracy) over the last third
-of each search, per seed and over ``--seeds``.
+of each search, per seed and over ``--seeds``; and, since the curriculum makes the controller's
+last third deeper, the same against random search's children of the same depth.
 
 Each (strategy, seed) is an ordinary resumable search in ``runs/rl_macro/CONFIG/STRATEGY-sS``,
 grown ``--chunk`` children at a time (a kill loses at most the children in flight); after
@@ -135,7 +136,28 @@ def summarise(runs: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
     out["controller_minus_random_last_third"] = {
         "per_seed": dict(zip(common, margins, strict=True)), "mean_std": mean_std(margins),
         "seeds_above": sum(m > 0 for m in margins), "seeds": len(common)}
+    matched = [depth_matched_margin(runs["controller"][s], runs["random"][s]) for s in common]
+    out["controller_minus_random_same_depth"] = {
+        "per_seed": dict(zip(common, matched, strict=True)), "mean_std": mean_std(matched),
+        "seeds_above": sum(m > 0 for m in matched), "seeds": len(common)}
     return out
+
+
+def depth_matched_margin(controller: dict[str, Any], random: dict[str, Any]) -> float:
+    """The controller's last-third mean reward minus random search's mean reward over its
+    children of the same depths, weighted as the controller's last third is: separates what
+    the controller learned from what its curriculum's depth alone gives."""
+    third = max(1, len(controller["reward"]) // 3)
+    last = [(r, n) for r, n in zip(controller["reward"][-third:], controller["layers"][-third:],
+                                   strict=True) if r is not None]
+    by_depth: dict[int, list[float]] = {}
+    for reward, layers in zip(random["reward"], random["layers"], strict=True):
+        if reward is not None:
+            by_depth.setdefault(layers, []).append(reward)
+    pairs = [(r, float(np.mean(by_depth[n]))) for r, n in last if n in by_depth]
+    if not pairs:
+        return float("nan")
+    return float(np.mean([r - baseline for r, baseline in pairs]))
 
 
 def plot(runs: dict[str, dict[int, dict[str, Any]]], path: Path, window: int = 10) -> None:
@@ -183,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{part['first_third']:.1f}, last third {part['last_third']:.1f}, best valid "
                   f"{run['best'][SIGNAL]:.1f} test {run['best'].get('test_acc', float('nan')):.1f}")
     print(summary["controller_minus_random_last_third"])
+    print(summary["controller_minus_random_same_depth"])
     return 0
 
 
