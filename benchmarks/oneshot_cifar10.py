@@ -151,11 +151,7 @@ def run_method(method: str, seed: int, overrides: list[str]) -> tuple[dict[str, 
     config, extra, source = METHODS[method]
     run_dir = RUNS / f"{method}-s{seed}"
     clock_file = RUNS / f"{method}-s{seed}.clock.json"
-    sets = [s.replace("MEDIAN_FLOPS", f"{median_flops():.0f}") for s in extra]
-    if any("LEARNED_P" in s for s in sets):
-        run_method(LEARNED_FROM, seed, overrides)  # its posterior first
-        rate = learned_mean_rate(RUNS / f"{LEARNED_FROM}-s{seed}")
-        sets = [s.replace("LEARNED_P", f"{rate:.4f}") for s in sets]
+    sets = resolve_placeholders(extra, seed, overrides)
     source_clock = None
     if source is not None:
         _, source_clock = run_method(source, seed, overrides)  # its trained supernet first
@@ -173,6 +169,21 @@ def run_method(method: str, seed: int, overrides: list[str]) -> tuple[dict[str, 
     if source is not None and source_clock is not None:
         clock = clock.plus_training_of(source_clock, RUNS / f"{source}-s{seed}")
     return json.loads((run_dir / "best.json").read_text()), clock
+
+
+def resolve_placeholders(sets: list[str], seed: int, overrides: list[str]) -> list[str]:
+    """The overrides with MEDIAN_FLOPS and LEARNED_P filled in, each computed only when used
+    (LEARNED_P runs, or continues, the same seed's pgnas_nb201 first: its posterior)."""
+    def learned_p() -> str:
+        run_method(LEARNED_FROM, seed, overrides)
+        return f"{learned_mean_rate(RUNS / f'{LEARNED_FROM}-s{seed}'):.4f}"
+
+    values = {"MEDIAN_FLOPS": lambda: f"{median_flops():.0f}", "LEARNED_P": learned_p}
+    for name, value in values.items():
+        if any(name in s for s in sets):
+            text = value()
+            sets = [s.replace(name, text) for s in sets]
+    return sets
 
 
 def learned_mean_rate(run_dir: Path) -> float:
