@@ -19,6 +19,8 @@ from pathlib import Path
 
 from common import REPO
 
+from nasforge.supernet_reuse import TRAINED
+
 STATE = REPO / "benchmarks" / "state"
 SKIPPED_SUFFIXES = (".sqlite-wal", ".sqlite-shm", ".tmp", ".lock")
 
@@ -75,6 +77,20 @@ def restore_missing(name: str, parent: Path) -> list[Path]:
     if copied:
         log.info("restored %d entries of %s from %s", len(copied), parent, source)
     return copied
+
+
+def finished_run_leftover(path: Path) -> bool:
+    """Whether ``path`` is a file of a finished run (its directory holds ``best.json``) that
+    neither a resume nor a later adoption of its supernet reads: its last checkpoint, its
+    report and plots (rewritten by any resume), and an adopted copy of another run's supernet.
+    Everything of an unfinished run is needed to resume it."""
+    run = next((p for p in path.parents if (p / "config.yaml").is_file()), None)
+    if run is None or not (run / "best.json").is_file():
+        return False
+    relative = path.relative_to(run)
+    if relative.name in ("checkpoint.pt", "report.html") or relative.parts[0] == "plots":
+        return True
+    return relative.name == TRAINED and "supernet_from" in (run / "config.yaml").read_text()
 
 
 def _backup(source: Path, target: Path) -> None:

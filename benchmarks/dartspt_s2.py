@@ -3,31 +3,43 @@
 Wang et al. (ICLR 2021, Sec. 3) show that in S2 = {skip_connect, sep_conv_3x3} DARTS's alpha
 picks skip_connect on 12 of the 14 normal-cell edges although sep_conv is the stronger op on
 about half of them. This script trains one DARTS supernet (first order) on S2 on a small proxy
-(``configs/dartspt_s2.yaml``: MNIST-1D, C=4, 5 cells), then selects twice from it:
+(``configs/dartspt_s2.yaml``: MNIST-1D, C=4, 5 cells; ``configs/dartspt_s2_cifar10.yaml``: the
+same cells on CIFAR-10 images), then selects twice from it, each as a user would (``nasforge
+search`` in ``RUNS/CONFIG-sSEED/argmax`` and ``.../pt``; a killed run continues where it
+stopped, and a fresh checkout from the snapshot in ``benchmarks/state/dartspt_s2``):
 
-- **argmax**: the op with the largest softmax(alpha) on every edge (read before PT runs);
-- **PT**: perturbation-based selection; its op decision per edge (before the topology step)
-  is the op whose removal gives the lowest validation accuracy (the selection's ``op`` scores).
+- **argmax**: the op with the largest softmax(alpha) on every edge (this run trains the
+  supernet);
+- **PT**: perturbation-based selection on the argmax run's trained supernet
+  (``supernet_from``); its op decision per edge (before the topology step) is the op whose
+  removal gives the lowest validation accuracy (the selection's ``op`` scores).
 
 It reports, for the 14 normal-cell edges and the 14 reduction-cell edges separately, the
 fraction of edges on which each picks skip_connect, and the final genotypes.
-Writes ``benchmarks/results/dartspt_s2.json`` and a bar chart ``dartspt_s2.png``.
+Writes ``benchmarks/results/dartspt_s2.json`` and a bar chart ``dartspt_s2.png`` (``--out``).
 
     .venv/bin/python benchmarks/dartspt_s2.py                  # ~10 min on 2 shared cores
-    .venv/bin/python benchmarks/dartspt_s2.py --epochs 1 --finetune-epochs 0   # smoke test
+    .venv/bin/python benchmarks/dartspt_s2.py --config configs/dartspt_s2_cifar10.yaml \
+        --out benchmarks/results/dartspt_s2_cifar10             # ~30-40 min of 2 cores
+    .venv/bin/python benchmarks/dartspt_s2.py --epochs 1 --finetune-epochs 0 --runs /tmp/s2
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import dataclasses
+import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cli_runs
 import numpy as np
-import torch
+from carry import finished_run_leftover, restore_missing, snapshot
 from common import (
     REPO,
     RESULTS,
@@ -35,19 +47,17 @@ from common import (
     new_figure,
     save_figure,
     setup_logging,
-    stopwatch,
     write_json,
 )
-from dartspt_nb201 import pt_op_choices, select, train_supernet
+from dartspt_nb201 import pt_op_choices
 
-from nasforge.components import build_components
 from nasforge.config import load_config
-from nasforge.selection.argmax import ArgmaxSelection
-from nasforge.selection.perturbation import PerturbationSelection
+from nasforge.store import TrialStore
 
 log = logging.getLogger("benchmarks.dartspt_s2")
 
 DEFAULT_CONFIG = REPO / "configs" / "dartspt_s2.yaml"
+RUNS = REPO / "runs" / "dartspt_s2"
 CELLS = ("normal", "reduce")
 PAPER_NORMAL_SKIP = 12 / 14  # Wang et al. (2021), Fig. 1 / Sec. 3: argmax, normal cell
 PAPER_SETTINGS = {"task": "CIFAR-10 (C=16, 8 cells)", "supernet_epochs": 50,
@@ -64,7 +74,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="fine-tune epochs between PT rounds (default: the config's; paper: 5)")
     p.add_argument("--valid-batches", type=int, default=None,
                    help="valid batches per PT measurement (default: the config's)")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--runs", default=str(RUNS),
+                   help="parent of the run directories (a started run keeps its own settings; "
+                        "only the default one is snapshotted to benchmarks/state)")
     p.add_argument("--out", default=str(RESULTS / "dartspt_s2"),
                    help="output path without suffix (.json and .png are written)")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -100,7 +112,7 @@ def plot(payload: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("fraction of edges where skip_connect is chosen")
     ax.set_ylim(0, 1.1)
     s = payload["settings"]
-    ax.set_title(f"S2 = {{skip, sep3x3}} on the MNIST-1D proxy (seed {payload['seed']})\n"
+    ax.set_title(f"S2 = {{skip, sep3x3}} on the {s['task_name']} proxy (seed {payload['seed']})\n"
                  f"C={s['C']}, {s['layers']} cells, {s['supernet_epochs']} supernet epochs, "
                  f"{s['finetune_epochs']} fine-tune epoch(s) per PT round", fontsize=9)
     ax.legend(loc="upper right", fontsize=8)
@@ -111,7 +123,7 @@ def plot(payload: dict[str, Any], path: Path) -> None:
 def markdown(payload: dict[str, Any]) -> str:
     s, p = payload["settings"], PAPER_SETTINGS
     lines = [
-        "### Skip domination in S2 (DARTS supernet on the MNIST-1D proxy, seed "
+        f"### Skip domination in S2 (DARTS supernet on the {s['task_name']} proxy, seed "
         f"{payload['seed']})",
         "",
         "| selection | normal cell: skip_connect chosen | reduction cell: skip_connect chosen "
@@ -140,43 +152,67 @@ def markdown(payload: dict[str, Any]) -> str:
         "",
         f"Wall time {payload['wall_seconds'] / 60:.1f} min (supernet "
         f"{payload['supernet_seconds'] / 60:.1f} min, PT {payload['PT']['seconds'] / 60:.1f} "
-        f"min) on {payload['threads']} threads (shared machine).",
+        f"min), {payload['cpu_seconds'] / 60:.1f} CPU min (shared machine).",
     ]
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    setup_logging(args.verbose)
-    torch.set_num_threads(args.threads)
-    overrides = [f"seed={args.seed}"]
-    if args.epochs is not None:
-        overrides.append(f"strategy.epochs={args.epochs}")
-    if args.finetune_epochs is not None:
-        overrides.append(f"selection.finetune_epochs={args.finetune_epochs}")
-    if args.valid_batches is not None:
-        overrides.append(f"selection.valid_batches={args.valid_batches}")
-    config = load_config(args.config, overrides)
-    comp = build_components(config)
-    with stopwatch() as elapsed:
-        with stopwatch() as t_train:
-            supernet, history = train_supernet(comp, args.seed, "S2 DARTS supernet")
-        arch, argmax_scores, _ = select(comp, supernet, ArgmaxSelection(), args.seed)
-        argmax_ops = {row["edge"]: row["op"] for row in argmax_scores}
-        argmax_geno = comp.space.format(arch)  # type: ignore[attr-defined]
-        log.info("argmax: %s", argmax_geno)
-        pt = comp.selection
-        assert isinstance(pt, PerturbationSelection)
-        arch, pt_scores, pt_seconds = select(comp, supernet, pt, args.seed)
-        pt_ops = pt_op_choices(pt_scores)
-        pt_geno = comp.space.format(arch)  # type: ignore[attr-defined]
-        log.info("PT: %s", pt_geno)
+def run_searches(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The argmax search (it trains the supernet) and PT on that supernet (``supernet_from``),
+    each through ``nasforge search`` in its own run directory, started or continued."""
+    base = Path(args.runs) / f"{Path(args.config).stem}-s{args.seed}"
+    sets = [f"seed={args.seed}"]
+    for key, value in (("strategy.epochs", args.epochs),
+                       ("selection.finetune_epochs", args.finetune_epochs),
+                       ("selection.valid_batches", args.valid_batches)):
+        if value is not None:
+            sets.append(f"{key}={value}")
+    argmax_sets = [s for s in sets if not s.startswith("selection.")]
+    argmax, pt = base / "argmax", base / "pt"
+    carried = Path(args.runs).resolve() == RUNS.resolve()
+    if carried:
+        restore_missing(f"dartspt_s2/{base.name}", base)  # a fresh checkout continues there
+    for run_dir, run_sets in ((argmax, [*argmax_sets, "selection={name: argmax}"]),
+                              (pt, [*sets, f"supernet_from={argmax}"])):
+        ran = cli_runs.search(Path(args.config), run_dir, run_sets,
+                              run_dir.with_suffix(".clock.json"))
+        if ran and carried:
+            snapshot_runs(base)
+    return argmax, pt
+
+
+def snapshot_runs(base: Path) -> None:
+    """Both runs into ``benchmarks/state/dartspt_s2`` (``carry.py``): on CIFAR-10 they take
+    longer than a session, and a fresh checkout continues from the snapshot."""
+    snapshot(base, f"dartspt_s2/{base.name}", skip=finished_run_leftover)
+
+
+def read_scores(run_dir: Path) -> list[dict[str, Any]]:
+    """A run's ``selection_scores.csv``, numbers as floats."""
+    with (run_dir / "selection_scores.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for key in ("strength", "valid_acc"):
+            if row.get(key):
+                row[key] = float(row[key])
+    return rows
+
+
+def run_summary(run_dir: Path) -> dict[str, Any]:
+    best = json.loads((run_dir / "best.json").read_text())
+    return {"genotype": best["arch_str"], "scores": read_scores(run_dir),
+            "clock": dataclasses.asdict(cli_runs.Clock.read(run_dir.with_suffix(".clock.json")))}
+
+
+def settings_of(config: Any) -> dict[str, Any]:
     task = config.task.to_dict() if config.task else {}
     space = config.space.options
-    settings = {
+    return {
         "task": f"{task.get('name')} ({task.get('train_size')} samples, "
-                f"{task.get('valid_fraction')} valid), darts s2 C={space.get('C')} "
-                f"layers={space.get('layers')}",
+                f"{task.get('valid_fraction')} valid"
+                + (f", {task['size']}x{task['size']} px" if task.get("size") else "")
+                + f"), darts s2 C={space.get('C')} layers={space.get('layers')}",
+        "task_name": task.get("name"),
         "C": space.get("C"), "layers": space.get("layers"),
         "supernet_epochs": config.strategy.options.get("epochs"),
         "order": config.strategy.options.get("order", 1),
@@ -186,21 +222,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config.selection else None,
         "batch_size": task.get("batch_size"),
     }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    argmax_dir, pt_dir = run_searches(args)
+    config = load_config(pt_dir / "config.yaml")  # the settings the runs actually used
+    argmax, pt = run_summary(argmax_dir), run_summary(pt_dir)
+    argmax_ops = {row["edge"]: row["op"] for row in argmax["scores"]}
+    pt_ops = pt_op_choices(pt["scores"])
+    with TrialStore(argmax_dir / "trials.sqlite") as store:
+        supernet_seconds = float(store.get_meta("supernet_seconds"))
     payload: dict[str, Any] = {
         "config": config.to_dict(),
         "config_file": display_path(args.config),
+        "runs": [display_path(argmax_dir), display_path(pt_dir)],
         "seed": args.seed,
-        "threads": args.threads,
-        "settings": settings,
+        "threads": os.environ.get("OMP_NUM_THREADS", "all cores"),
+        "settings": settings_of(config),
         "paper_settings": PAPER_SETTINGS,
         "paper_argmax_normal_skip_fraction": PAPER_NORMAL_SKIP,
-        "wall_seconds": elapsed[0],
-        "supernet_seconds": t_train[0],
+        "wall_seconds": argmax["clock"]["seconds"] + pt["clock"]["seconds"],
+        "cpu_seconds": argmax["clock"]["cpu_seconds"] + pt["clock"]["cpu_seconds"],
+        "supernet_seconds": supernet_seconds,
         "argmax": {"per_cell": skip_stats(argmax_ops), "edge_ops": argmax_ops,
-                   "genotype": argmax_geno, "strengths": argmax_scores},
-        "PT": {"per_cell": skip_stats(pt_ops), "edge_ops": pt_ops, "genotype": pt_geno,
-               "seconds": pt_seconds, "scores": pt_scores},
-        "supernet_history": history,
+                   "genotype": argmax["genotype"], "strengths": argmax["scores"]},
+        "PT": {"per_cell": skip_stats(pt_ops), "edge_ops": pt_ops, "genotype": pt["genotype"],
+               "seconds": pt["clock"]["seconds"], "scores": pt["scores"]},
+        "supernet_history": json.loads((argmax_dir / "history.json").read_text()),
     }
     out = Path(args.out)
     write_json(out.with_suffix(".json"), payload)

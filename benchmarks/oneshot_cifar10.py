@@ -40,20 +40,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import csv
-import dataclasses
 import fcntl
 import json
-import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cli_runs
 import numpy as np
-from carry import restore_missing, snapshot
+from carry import finished_run_leftover, restore_missing, snapshot
+from cli_runs import Clock
 from common import (
     REPO,
     RESULTS,
@@ -70,7 +68,6 @@ from nasforge.config import load_config
 from nasforge.evaluators.table import NB201Table
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.store import TrialStore
-from nasforge.supernet_reuse import TRAINED
 from nasforge.task import Shape
 
 RUNS = REPO / "runs" / "oneshot_cifar10"
@@ -156,18 +153,12 @@ def run_method(method: str, seed: int, overrides: list[str]) -> tuple[dict[str, 
     if source is not None:
         _, source_clock = run_method(source, seed, overrides)  # its trained supernet first
         sets.append(f"supernet_from={RUNS / f'{source}-s{seed}'}")
-    if not (run_dir / "best.json").is_file():
-        if (run_dir / "trials.sqlite").is_file():
-            command = ["--resume", str(run_dir)]
-        else:
-            sets += [f"seed={seed}", *overrides]
-            command = [str(REPO / "configs" / config), "--out", str(run_dir),
-                       *[a for s in sets for a in ("--set", s)]]
-        timed_run([sys.executable, "-m", "nasforge", "search", *command], clock_file)
+    if cli_runs.search(REPO / "configs" / config, run_dir, [*sets, f"seed={seed}", *overrides],
+                       clock_file):
         snapshot_runs()
     clock = Clock.read(clock_file)
     if source is not None and source_clock is not None:
-        clock = clock.plus_training_of(source_clock, RUNS / f"{source}-s{seed}")
+        clock = plus_training_of(clock, source_clock, RUNS / f"{source}-s{seed}")
     return json.loads((run_dir / "best.json").read_text()), clock
 
 
@@ -192,60 +183,12 @@ def learned_mean_rate(run_dir: Path) -> float:
     return float(history[-1]["mean_drop_p"])
 
 
-@dataclass
-class Clock:
-    """Wall and CPU seconds (all threads) a run took, summed over its resumes."""
-
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0
-
-    @classmethod
-    def read(cls, path: Path) -> Clock:
-        return cls(**json.loads(path.read_text())) if path.is_file() else cls()
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(self)))
-        os.replace(tmp, path)
-
-    def plus_training_of(self, source: Clock, source_dir: Path) -> Clock:
-        """This run's time plus the source run's supernet training (its CPU time taken in
-        proportion to the training's share of its wall time)."""
-        train = supernet_seconds(source_dir)
-        share = train / source.seconds if source.seconds else 0.0
-        return Clock(self.seconds + train, self.cpu_seconds + share * source.cpu_seconds)
-
-
-def timed_run(command: list[str], clock_file: Path, every: float = 5.0) -> None:
-    """Run ``command``, adding its wall and CPU time to ``clock_file`` every few seconds (so a
-    killed driver loses at most that much of the count)."""
-    base = Clock.read(clock_file)
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=REPO)
-    cpu = 0.0
-    while True:
-        try:
-            code = proc.wait(timeout=every)
-        except subprocess.TimeoutExpired:
-            code = None
-        cpu = max(cpu, process_cpu_seconds(proc.pid))
-        Clock(base.seconds + time.perf_counter() - start, base.cpu_seconds + cpu).write(
-            clock_file)
-        if code is not None:
-            break
-    if code != 0:
-        raise SystemExit(f"{' '.join(command)} exited with {code}")
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a running process, all threads (Linux /proc); 0 once it
-    has been reaped (the last reading stands)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def plus_training_of(clock: Clock, source: Clock, source_dir: Path) -> Clock:
+    """A run's time plus the source run's supernet training (its CPU time taken in proportion
+    to the training's share of its wall time)."""
+    train = supernet_seconds(source_dir)
+    share = train / source.seconds if source.seconds else 0.0
+    return Clock(clock.seconds + train, clock.cpu_seconds + share * source.cpu_seconds)
 
 
 def restore_runs() -> None:
@@ -258,19 +201,7 @@ def snapshot_runs() -> None:
     the runs take several sessions, and a fresh checkout continues from there)."""
     if RUNS.is_dir():
         with rows_locked():  # one driver at a time writes the snapshot
-            snapshot(RUNS, "oneshot_cifar10", skip=not_needed_later)
-
-
-def not_needed_later(path: Path) -> bool:
-    """Files of a finished run that neither a resume nor a later adoption reads: its last
-    checkpoint, its report (rewritten by any resume), and an adopted copy of a supernet."""
-    run = next((p for p in path.parents if p.parent == RUNS), None)
-    if run is None or not (run / "best.json").is_file():
-        return False  # unfinished: everything is needed to resume
-    relative = path.relative_to(run)
-    if relative.name in ("checkpoint.pt", "report.html") or relative.parts[0] == "plots":
-        return True
-    return relative.name == TRAINED and "supernet_from" in (run / "config.yaml").read_text()
+            snapshot(RUNS, "oneshot_cifar10", skip=finished_run_leftover)
 
 
 def supernet_seconds(run_dir: Path) -> float:
