@@ -130,10 +130,11 @@ class PosteriorTraining(OneShotStrategy):
                 count += len(y)
         self.dist.average_buffers(self.supernet)
         self.bank.set_mode("off")
-        probs = self.bank.drop_probs().detach()
+        # the rate the gates dropped at: the posterior's mean, or the fixed baseline's rate
+        # (its p is never trained and would report only its initial value)
+        rate = float(self.bank.drop_probs().detach().mean()) if learned else self.fixed_rate
         return {"train_nll": nll_sum / max(count, 1), "regulariser": reg,
-                "train_acc": 100.0 * correct / max(count, 1),
-                "mean_drop_p": float(probs.mean())}
+                "train_acc": 100.0 * correct / max(count, 1), "mean_drop_p": rate}
 
     def regulariser(self) -> torch.Tensor:
         return regulariser(self.bank, self.n_train, self.length_scale2, self.p_dependent,
