@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -93,14 +94,23 @@ class GatedNB201Supernet(Supernet):
         return self.net(x)  # type: ignore[no-any-return]
 
     def architecture_of(self, masks: dict[tuple[int, int], torch.Tensor]) -> Architecture:
-        """Per edge, the kept op with the lowest drop probability (``none`` if none kept)."""
+        """Per edge, the kept op with the lowest drop probability (``none`` if none kept).
+        Kept ops of equal probability tie, as every op does on a supernet without a learned
+        posterior (Bender's fixed-dropout baseline: p stays at its initial value); the tie
+        goes to one of them at random, drawn from the mask itself (the same mask is the same
+        cell, on resume too), not to the first op in order, which made skip_connect win every
+        such edge and the all-skip cell nearly every candidate."""
         probs = self.bank.drop_probs().detach().cpu()
-        kept = [key for key, mask in masks.items() if float(mask[0]) > 0]
+        kept = sorted(key for key, mask in masks.items() if float(mask[0]) > 0)
+        tie_break = np.random.default_rng(sum(1 << (e * len(self.ops) + g) for e, g in kept))
         choice = {}
         for e, label in enumerate(self.bank.layers):
             groups = [g for (layer, g) in kept if layer == e]
-            best = min(groups, key=lambda g: float(probs[e, g]), default=None)
-            choice[label] = "none" if best is None else self.ops[best]
+            lowest = min((float(probs[e, g]) for g in groups), default=None)
+            tied = [g for g in groups if float(probs[e, g]) == lowest]
+            if len(tied) > 1:
+                tied = [tied[int(tie_break.integers(len(tied)))]]
+            choice[label] = self.ops[tied[0]] if tied else "none"
         return self.space.validate(Architecture(choice))
 
     def candidate(self, masks: dict[tuple[int, int], torch.Tensor]

@@ -87,6 +87,26 @@ def test_export_of_a_candidate_reproduces_the_supernet():
     assert isinstance(arch, Architecture)
 
 
+def test_ops_of_equal_drop_probability_tie_at_random_not_to_the_first_op():
+    net = GatedNB201Supernet(Shape((1, 16), 3), C=4, N=1)  # p untrained: every op ties
+    generator = torch.Generator().manual_seed(0)
+    cells = [net.architecture_of(net.bank.sample_masks(generator, rate=0.1))
+             for _ in range(50)]
+    picked = [op for cell in cells for op in cell.values()]
+    for op in net.ops:  # each op wins about a quarter of the edges (a tie always went to skip)
+        assert 0.15 < picked.count(op) / len(picked) < 0.35, op
+    masks = net.bank.sample_masks(generator, rate=0.1)
+    assert net.architecture_of(masks) == net.architecture_of(dict(masks))  # same mask, cell
+    with torch.no_grad():  # a learned posterior decides: the lowest p among the kept ops
+        net.bank.logit_p.copy_(torch.linspace(-3, 3, net.bank.logit_p.numel()).view_as(
+            net.bank.logit_p))
+    everything = {key: torch.ones_like(mask) for key, mask in masks.items()}
+    probs = net.bank.drop_probs().detach()
+    expected = {label: net.ops[int(probs[e].argmin())] for e, label in
+                enumerate(net.bank.layers)}
+    assert dict(net.architecture_of(everything)) == expected
+
+
 def test_bad_gate_settings_and_checkpoints():
     with pytest.raises(ValueError):
         GateBank(["a"], ["b"], tau=0.0)
