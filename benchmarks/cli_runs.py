@@ -51,28 +51,38 @@ def search(config: Path, run_dir: Path, sets: list[str], clock_file: Path) -> bo
 def timed_run(command: list[str], clock_file: Path, every: float = 5.0) -> None:
     """Run ``command``, adding its wall and CPU time to ``clock_file`` every few seconds (so a
     killed driver loses at most that much of the count). Ctrl-C (or SIGINT to this driver)
-    stops the child the same way, which keeps its finished work, and exits with status 130."""
+    stops the child the same way, which keeps its finished work, and exits with status 130;
+    so does SIGTERM (a driver started in the background ignores SIGINT)."""
     base = Clock.read(clock_file)
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=REPO)
     cpu = 0.0
     code: int | None = None
     interrupted = False
-    while code is None:
-        try:
-            code = proc.wait(timeout=every)
-        except subprocess.TimeoutExpired:
-            pass
-        except KeyboardInterrupt:
-            interrupted = True
-            proc.send_signal(signal.SIGINT)  # the child saves and exits on its own
-        cpu = max(cpu, process_cpu_seconds(proc.pid))
-        Clock(base.seconds + time.perf_counter() - start, base.cpu_seconds + cpu).write(
-            clock_file)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while code is None:
+            try:
+                code = proc.wait(timeout=every)
+            except subprocess.TimeoutExpired:
+                pass
+            except KeyboardInterrupt:
+                interrupted = True
+                proc.send_signal(signal.SIGINT)  # the child saves and exits on its own
+            cpu = max(cpu, process_cpu_seconds(proc.pid))
+            Clock(base.seconds + time.perf_counter() - start, base.cpu_seconds + cpu).write(
+                clock_file)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if interrupted:
         raise SystemExit(130)
     if code != 0:
         raise SystemExit(f"{' '.join(command)} exited with {code}")
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
 
 
 def process_cpu_seconds(pid: int) -> float:

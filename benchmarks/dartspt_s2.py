@@ -174,10 +174,12 @@ def run_searches(args: argparse.Namespace) -> tuple[Path, Path]:
         restore_missing(f"dartspt_s2/{base.name}", base)  # a fresh checkout continues there
     for run_dir, run_sets in ((argmax, [*argmax_sets, "selection={name: argmax}"]),
                               (pt, [*sets, f"supernet_from={argmax}"])):
-        ran = cli_runs.search(Path(args.config), run_dir, run_sets,
-                              run_dir.with_suffix(".clock.json"))
-        if ran and carried:
-            snapshot_runs(base)
+        try:
+            cli_runs.search(Path(args.config), run_dir, run_sets,
+                            run_dir.with_suffix(".clock.json"))
+        finally:  # finished or stopped: the next session continues from the snapshot
+            if carried:
+                snapshot_runs(base)
     return argmax, pt
 
 

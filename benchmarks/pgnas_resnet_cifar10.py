@@ -19,7 +19,9 @@ checkout from the snapshot in ``benchmarks/state/pgnas_resnet_cifar10``):
 Each writes the best of its first C candidates (``candidates.csv``: error = 100 - inherited-
 weight accuracy on the valid split, which selects, and on the held-out test split); this
 script compares them at C = 10, 50, 200. Writes ``benchmarks/results/pgnas_resnet_cifar10.json``
-and ``.png``.
+and ``.png``. ``--sweep-l2`` instead trains the guided supernet at several prior length scales
+l^2 (``..._l2_sweep.json``): the posterior it learns, to choose l^2 by training and valid
+quantities (the paper grid-searched it).
 
 Note: a small proxy of the paper's supernets (C=8, one block per stage, 16x16 images, 10,000
 images train the supernet, 10,000 score the candidates, 50 epochs; the paper trained its
@@ -27,6 +29,7 @@ CIFAR-10 SupNet-M for hundreds of epochs at 32x32).
 
     .venv/bin/python benchmarks/pgnas_resnet_cifar10.py --seeds 0 1 2
     .venv/bin/python benchmarks/pgnas_resnet_cifar10.py --summary-only
+    .venv/bin/python benchmarks/pgnas_resnet_cifar10.py --seeds 0 --sweep-l2 1 10 100 1000
     .venv/bin/python benchmarks/pgnas_resnet_cifar10.py --seeds 0 --runs /tmp/pg \\
         --set strategy.epochs=1 --set selection.candidates=20 --counts 5 10 20   # smoke test
 """
@@ -39,6 +42,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import dataclasses
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,9 +62,12 @@ from common import (
 )
 from oneshot_cifar10 import learned_mean_rate, read_curve
 
+from nasforge.config import load_config
+
 CONFIG = REPO / "configs" / "pgnas_resnet_cifar10.yaml"
 RUNS = REPO / "runs" / "pgnas_resnet_cifar10"
 STATE = "pgnas_resnet_cifar10"
+SWEEP_CANDIDATES = 50
 VARIANTS = ("guided", "random", "bender")
 PAPER = ("posterior-guided sampling 14-23% relatively lower error than random sampling at a "
          "fixed rate, no fine-tuning (Zhou et al. 2020, Table 3)")
@@ -77,8 +84,38 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="parent of the run directories (only the default one is snapshotted)")
     p.add_argument("--summary-only", action="store_true",
                    help="only summarise the runs that have finished")
+    p.add_argument("--sweep-l2", type=float, nargs="*", default=[],
+                   help="instead: the guided supernet alone at each prior length scale l^2 "
+                        f"({SWEEP_CANDIDATES} candidates), its learned drop rate and errors")
     p.add_argument("--out", default=str(RESULTS / "pgnas_resnet_cifar10"))
     return p.parse_args(argv)
+
+
+def sweep_l2(runs: Path, seed: int, values: Sequence[float], overrides: list[str]
+             ) -> list[dict[str, Any]]:
+    """The posterior the supernet learns at each l^2 (the paper grid-searched 0.1-2500: it
+    trades error for size): the mean drop rate after training and the best candidate's
+    errors. Only training and valid quantities may choose l^2."""
+    default = load_config(CONFIG).strategy.options.get("length_scale2")
+    out = []
+    for value in values:
+        run_dir = runs / f"l2sweep-{value:g}-s{seed}"
+        guided = runs / f"guided-s{seed}"
+        if value == default and not overrides and (guided / "best.json").is_file():
+            run_dir = guided  # the protocol's own guided run is this point of the sweep
+        sets = [f"seed={seed}", f"strategy.length_scale2={value}",
+                f"selection.candidates={SWEEP_CANDIDATES}", *overrides]
+        cli_runs.search(CONFIG, run_dir, sets, run_dir.with_suffix(".clock.json"))
+        last = json.loads((run_dir / "history.json").read_text())[-1]
+        best = read_curve(run_dir / "candidates.csv")[SWEEP_CANDIDATES]
+        out.append({"length_scale2": value, "seed": seed, "run": display_path(run_dir),
+                    "mean_drop_p": last["mean_drop_p"],
+                    "train_acc": last["train_acc"], "best_arch": best["arch"],
+                    "valid_error": float(best["valid_error"]),
+                    "test_error": float(best["test_error"]),
+                    **dataclasses.asdict(cli_runs.Clock.read(run_dir.with_suffix(
+                        ".clock.json")))})
+    return out
 
 
 def run_seed(runs: Path, seed: int, overrides: list[str], carried: bool) -> None:
@@ -97,9 +134,11 @@ def run_seed(runs: Path, seed: int, overrides: list[str], carried: bool) -> None
             sets = [*sets, "strategy.dropout=fixed", f"strategy.fixed_rate={rate}",
                     "selection.sampling=fixed", f"selection.fixed_rate={rate}"]
         run_dir = runs / f"{variant}-s{seed}"
-        if cli_runs.search(CONFIG, run_dir, sets, run_dir.with_suffix(".clock.json")) \
-                and carried:
-            snapshot(runs, STATE, skip=finished_run_leftover)
+        try:
+            cli_runs.search(CONFIG, run_dir, sets, run_dir.with_suffix(".clock.json"))
+        finally:  # finished or stopped: the next session continues from the snapshot
+            if carried:
+                snapshot(runs, STATE, skip=finished_run_leftover)
 
 
 def finished_seeds(runs: Path) -> list[int]:
@@ -194,6 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     carried = runs.resolve() == RUNS.resolve()
     if carried:
         restore_missing(STATE, runs)
+    if args.sweep_l2:
+        rows = [r for seed in args.seeds for r in sweep_l2(runs, seed, args.sweep_l2,
+                                                            args.overrides)]
+        write_json(Path(args.out).with_name(Path(args.out).name + "_l2_sweep.json"),
+                   {"config": display_path(CONFIG), "rows": rows})
+        if carried:
+            snapshot(runs, STATE, skip=finished_run_leftover)
+        return 0
     if not args.summary_only:
         for seed in args.seeds:
             run_seed(runs, seed, args.overrides, carried)
