@@ -22,6 +22,8 @@ Writes ``benchmarks/results/dartspt_s2.json`` and a bar chart ``dartspt_s2.png``
     .venv/bin/python benchmarks/dartspt_s2.py --config configs/dartspt_s2_cifar10.yaml \
         --out benchmarks/results/dartspt_s2_cifar10             # ~30-40 min of 2 cores
     .venv/bin/python benchmarks/dartspt_s2.py --epochs 1 --finetune-epochs 0 --runs /tmp/s2
+    .venv/bin/python benchmarks/dartspt_s2.py --out benchmarks/results/dartspt_s2_cifar10_seeds \
+        --combine benchmarks/results/dartspt_s2_cifar10{,_s1,_s2}.json   # seeds 0-2 together
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from common import (
     REPO,
     RESULTS,
     display_path,
+    mean_std,
     new_figure,
     save_figure,
     setup_logging,
@@ -59,6 +62,7 @@ log = logging.getLogger("benchmarks.dartspt_s2")
 DEFAULT_CONFIG = REPO / "configs" / "dartspt_s2.yaml"
 RUNS = REPO / "runs" / "dartspt_s2"
 CELLS = ("normal", "reduce")
+SELECTIONS = (("argmax", "tab:gray"), ("PT", "tab:blue"))
 PAPER_NORMAL_SKIP = 12 / 14  # Wang et al. (2021), Fig. 1 / Sec. 3: argmax, normal cell
 PAPER_SETTINGS = {"task": "CIFAR-10 (C=16, 8 cells)", "supernet_epochs": 50,
                   "finetune_epochs": 5, "valid_batches": "all"}
@@ -79,6 +83,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "only the default one is snapshotted to benchmarks/state)")
     p.add_argument("--out", default=str(RESULTS / "dartspt_s2"),
                    help="output path without suffix (.json and .png are written)")
+    p.add_argument("--combine", nargs="+", default=[], metavar="JSON",
+                   help="instead: summarise finished seeds' JSON files (mean +- std of the "
+                        "skip counts per cell and selection) into --out")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -98,7 +105,7 @@ def plot(payload: dict[str, Any], path: Path) -> None:
     ax = fig.add_subplot()
     x = np.arange(len(CELLS))
     width = 0.38
-    for k, (method, color) in enumerate((("argmax", "tab:gray"), ("PT", "tab:blue"))):
+    for k, (method, color) in enumerate(SELECTIONS):
         values = [payload[method]["per_cell"][c]["skip_fraction"] for c in CELLS]
         bars = ax.bar(x + (k - 0.5) * width, values, width, color=color, alpha=0.8,
                       label=f"{method} (proxy search)")
@@ -226,9 +233,72 @@ def settings_of(config: Any) -> dict[str, Any]:
     }
 
 
+def combine(paths: Sequence[str]) -> dict[str, Any]:
+    """Per selection and cell, the skip counts of every seed and their mean +- std."""
+    seeds = [json.loads(Path(path).read_text()) for path in paths]
+    out: dict[str, Any] = {"sources": [display_path(p) for p in paths],
+                           "seeds": [s["seed"] for s in seeds],
+                           "settings": seeds[0]["settings"],
+                           "paper_argmax_normal_skip_fraction": PAPER_NORMAL_SKIP}
+    for method, _ in SELECTIONS:
+        out[method] = {cell: {"edges": seeds[0][method]["per_cell"][cell]["edges"],
+                              "skip_per_seed": [s[method]["per_cell"][cell]["skip"]
+                                                for s in seeds],
+                              "skip": mean_std(s[method]["per_cell"][cell]["skip"]
+                                               for s in seeds)}
+                       for cell in CELLS}
+    return out
+
+
+def plot_combined(payload: dict[str, Any], path: Path) -> None:
+    """Mean skip fraction per cell and selection, every seed as a dot."""
+    fig = new_figure(6.4, 4.4)
+    ax = fig.add_subplot()
+    x = np.arange(len(CELLS))
+    width = 0.38
+    for k, (method, color) in enumerate(SELECTIONS):
+        at = x + (k - 0.5) * width
+        d = payload[method]
+        means = [d[c]["skip"][0] / d[c]["edges"] for c in CELLS]
+        ax.bar(at, means, width, color=color, alpha=0.7,
+               label=f"{method}, mean of {len(payload['seeds'])} seeds")
+        for pos, cell in zip(at, CELLS, strict=True):
+            per = [n / d[cell]["edges"] for n in d[cell]["skip_per_seed"]]
+            ax.scatter([pos] * len(per), per, color="black", s=12, zorder=3)
+    ax.scatter([x[0] - 0.5 * width], [PAPER_NORMAL_SKIP], marker="D", s=60, color="tab:red",
+               zorder=4, label="paper, argmax (12/14, CIFAR-10)")
+    ax.set_xticks(x, [f"{c} cell (14 edges)" for c in CELLS])
+    ax.set_ylabel("fraction of edges where skip_connect is chosen")
+    ax.set_ylim(0, 1.1)
+    s = payload["settings"]
+    ax.set_title(f"S2 on the {s['task_name']} proxy, seeds {payload['seeds']}: C={s['C']}, "
+                 f"{s['layers']} cells, {s['supernet_epochs']} supernet epochs", fontsize=9)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    save_figure(fig, path)
+
+
+def combined_markdown(payload: dict[str, Any]) -> str:
+    lines = ["| selection | normal: skip_connect chosen (mean +- std; per seed) | reduction: "
+             "skip_connect chosen | paper (normal) |", "|---|---|---|---|"]
+    for method, paper in (("argmax", "12/14"), ("PT", "fewer")):
+        cells = [f"{payload[method][c]['skip'][0]:.1f} +- {payload[method][c]['skip'][1]:.1f} "
+                 f"of {payload[method][c]['edges']} "
+                 f"({' / '.join(map(str, payload[method][c]['skip_per_seed']))})"
+                 for c in CELLS]
+        lines.append(f"| {method} | {cells[0]} | {cells[1]} | {paper} |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
+    if args.combine:
+        combined = combine(args.combine)
+        write_json(Path(args.out).with_suffix(".json"), combined)
+        plot_combined(combined, Path(args.out).with_suffix(".png"))
+        print(combined_markdown(combined))
+        return 0
     argmax_dir, pt_dir = run_searches(args)
     config = load_config(pt_dir / "config.yaml")  # the settings the runs actually used
     argmax, pt = run_summary(argmax_dir), run_summary(pt_dir)
