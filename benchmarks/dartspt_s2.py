@@ -113,18 +113,24 @@ def plot(payload: dict[str, Any], path: Path) -> None:
             d = payload[method]["per_cell"][c]
             ax.annotate(f"{d['skip']}/{d['edges']}", (bar.get_x() + bar.get_width() / 2,
                         bar.get_height()), ha="center", va="bottom", fontsize=8)
+    s = payload["settings"]
+    finish_axes(ax, x, width,
+                f"S2 = {{skip, sep3x3}} on the {s['task_name']} proxy (seed {payload['seed']})\n"
+                f"C={s['C']}, {s['layers']} cells, {s['supernet_epochs']} supernet epochs, "
+                f"{s['finetune_epochs']} fine-tune epoch(s) per PT round")
+    save_figure(fig, path)
+
+
+def finish_axes(ax: Any, x: Any, width: float, title: str) -> None:
+    """The paper's argmax point, the cell labels, the axis, title, legend and grid."""
     ax.scatter([x[0] - 0.5 * width], [PAPER_NORMAL_SKIP], marker="D", s=60, color="tab:red",
                zorder=4, label="paper, argmax (12/14, CIFAR-10)")
     ax.set_xticks(x, [f"{c} cell (14 edges)" for c in CELLS])
     ax.set_ylabel("fraction of edges where skip_connect is chosen")
     ax.set_ylim(0, 1.1)
-    s = payload["settings"]
-    ax.set_title(f"S2 = {{skip, sep3x3}} on the {s['task_name']} proxy (seed {payload['seed']})\n"
-                 f"C={s['C']}, {s['layers']} cells, {s['supernet_epochs']} supernet epochs, "
-                 f"{s['finetune_epochs']} fine-tune epoch(s) per PT round", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
-    save_figure(fig, path)
 
 
 def markdown(payload: dict[str, Any]) -> str:
@@ -265,16 +271,9 @@ def plot_combined(payload: dict[str, Any], path: Path) -> None:
         for pos, cell in zip(at, CELLS, strict=True):
             per = [n / d[cell]["edges"] for n in d[cell]["skip_per_seed"]]
             ax.scatter([pos] * len(per), per, color="black", s=12, zorder=3)
-    ax.scatter([x[0] - 0.5 * width], [PAPER_NORMAL_SKIP], marker="D", s=60, color="tab:red",
-               zorder=4, label="paper, argmax (12/14, CIFAR-10)")
-    ax.set_xticks(x, [f"{c} cell (14 edges)" for c in CELLS])
-    ax.set_ylabel("fraction of edges where skip_connect is chosen")
-    ax.set_ylim(0, 1.1)
     s = payload["settings"]
-    ax.set_title(f"S2 on the {s['task_name']} proxy, seeds {payload['seeds']}: C={s['C']}, "
-                 f"{s['layers']} cells, {s['supernet_epochs']} supernet epochs", fontsize=9)
-    ax.legend(loc="upper right", fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
+    finish_axes(ax, x, width, f"S2 on the {s['task_name']} proxy, seeds {payload['seeds']}: "
+                f"C={s['C']}, {s['layers']} cells, {s['supernet_epochs']} supernet epochs")
     save_figure(fig, path)
 
 

@@ -142,8 +142,9 @@ def finished_seeds(runs: Path) -> list[int]:
 
 
 def seed_rows(runs: Path, seed: int, counts: Sequence[int]) -> list[dict[str, Any]]:
-    """Per C: each variant's best-of-C valid and test error, and guided's relative change of
-    test error against random and against Bender (negative: guided lower)."""
+    """Per C: each variant's best-of-C valid and test error and branch channels kept, and
+    guided's relative change of test error against random and against Bender (negative:
+    guided lower)."""
     curves = {v: read_curve(runs / f"{v}-s{seed}" / "candidates.csv") for v in VARIANTS}
     rows = []
     for count in counts:
@@ -153,6 +154,8 @@ def seed_rows(runs: Path, seed: int, counts: Sequence[int]) -> list[dict[str, An
             row[f"{variant}_valid_error"] = float(point["valid_error"])
             row[f"{variant}_test_error"] = float(point["test_error"])
             row[f"{variant}_arch"] = point["arch"]
+            # candidates are compared at their size: guided may win by keeping more units
+            row[f"{variant}_channels"] = sum(json.loads(point["arch"]).values())
         for other in ("random", "bender"):
             row[f"guided_vs_{other}_relative"] = (
                 row["guided_test_error"] / row[f"{other}_test_error"] - 1.0)
@@ -168,7 +171,7 @@ def summary(rows: list[dict[str, Any]], counts: Sequence[int]) -> list[dict[str,
         at = [r for r in rows if r["candidates"] == count]
         entry: dict[str, Any] = {"candidates": count, "seeds": len(at)}
         for key in at[0] if at else []:
-            if key.endswith(("_error", "_relative")):
+            if key.endswith(("_error", "_relative", "_channels")):
                 entry[key] = mean_std(r[key] for r in at)
         entry["guided_below_random_seeds"] = sum(
             r["guided_test_error"] < r["random_test_error"] for r in at)
@@ -208,15 +211,17 @@ def plot(payload: dict[str, Any], path: Path) -> None:
 
 def markdown(payload: dict[str, Any]) -> str:
     lines = ["| C | guided: test error | random at the mean rate | Bender (fixed-dropout "
-             "supernet) | guided vs random | guided vs Bender | seeds guided < random |",
-             "|---|---|---|---|---|---|---|"]
+             "supernet) | guided vs random | guided vs Bender | seeds guided < random | "
+             "channels kept: guided / random / Bender |",
+             "|---|---|---|---|---|---|---|---|"]
     for e in payload["summary"]:
         errors = [f"{e[f'{v}_test_error'][0]:.2f} +- {e[f'{v}_test_error'][1]:.2f}"
                   for v in VARIANTS]
         changes = [f"{100 * e[k][0]:+.1f}% +- {100 * e[k][1]:.1f}"
                    for k in ("guided_vs_random_relative", "guided_vs_bender_relative")]
+        channels = " / ".join(f"{e[f'{v}_channels'][0]:.0f}" for v in VARIANTS)
         lines.append(f"| {e['candidates']} | {' | '.join(errors)} | {' | '.join(changes)} | "
-                     f"{e['guided_below_random_seeds']} of {e['seeds']} |")
+                     f"{e['guided_below_random_seeds']} of {e['seeds']} | {channels} |")
     return "\n".join(lines)
 
 
