@@ -173,7 +173,8 @@ def markdown(payload: dict[str, Any]) -> str:
 def run_searches(args: argparse.Namespace) -> tuple[Path, Path]:
     """The argmax search (it trains the supernet) and PT on that supernet (``supernet_from``),
     each through ``nasforge search`` in its own run directory, started or continued."""
-    base = Path(args.runs) / f"{Path(args.config).stem}-s{args.seed}"
+    schedule = "" if args.epochs is None else f"-e{args.epochs}"  # its own runs, not resumed
+    base = Path(args.runs) / f"{Path(args.config).stem}{schedule}-s{args.seed}"
     sets = [f"seed={args.seed}"]
     for key, value in (("strategy.epochs", args.epochs),
                        ("selection.finetune_epochs", args.finetune_epochs),

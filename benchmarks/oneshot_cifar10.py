@@ -83,7 +83,8 @@ PAPER = {  # CIFAR-10 test accuracy of the selected cell (shared METHODS.md)
     "random": "93.70 (NB201 paper, 12,000 s)",
     "random_flops": "(random search within the FLOPs limit of the spos_*flops rows)",
 }
-FLOPS_LIMITED = ("spos_flops", "spos_e150_flops")  # compared with ``random_flops``
+# compared with ``random_flops``
+FLOPS_LIMITED = ("spos_flops", "spos_e150_flops", "spos_e150_fb_flops")
 PROXY_SETTING = "c8n1_16px_10k_e20"  # the sweep's setting that configs/proxy_cifar10.yaml is
 PROXY_SEED = 100  # the proxy table's run seed: extra cells train exactly as the table's did
 COLUMNS = ("method", "seed", "arch", "c10_test", "c100_test", "in16_test", "proxy_valid",
@@ -109,6 +110,16 @@ METHODS: dict[str, tuple[str, list[str], str | None]] = {
     "spos_e150_flops": ("spos_nb201_cifar10.yaml", ["strategy.epochs=150",
                                                     "selection.strategy.constraints="
                                                     "{max_flops: MEDIAN_FLOPS}"], "spos_e150"),
+    # the authors' code samples paths uniformly over FLOPs bins, not over paths: conv-heavy
+    # paths, rare under uniform sampling, train as often as the rest (SPOS's ranking favours
+    # skip-heavy cells under uniform sampling: results/spos_ranking_e150_*cifar10.json)
+    "spos_e150_fb": ("spos_nb201_cifar10.yaml", ["strategy.epochs=150",
+                                                 "strategy.sampling=flops_bins"], None),
+    "spos_e150_fb_flops": ("spos_nb201_cifar10.yaml", ["strategy.epochs=150",
+                                                       "strategy.sampling=flops_bins",
+                                                       "selection.strategy.constraints="
+                                                       "{max_flops: MEDIAN_FLOPS}"],
+                           "spos_e150_fb"),
     "pgnas_nb201": ("pgnas_nb201_cifar10.yaml", [], None),
     "pgnas_random_nb201": ("pgnas_nb201_cifar10.yaml", ["selection.sampling=mean_rate"],
                            "pgnas_nb201"),
@@ -364,7 +375,7 @@ def refresh_rows(table_rows: list[dict[str, Any]], table: NB201Table) -> list[di
 def random_under_flops_limit(rows: list[dict[str, Any]], table_rows: list[dict[str, Any]],
                              table: NB201Table) -> list[dict[str, Any]]:
     """SPOS's constrained search against its baseline: per seed with FLOPs-limited SPOS rows
-    (``spos_flops``, ``spos_e150_flops``), a ``random_flops`` row, random search among the
+    (``FLOPS_LIMITED``), a ``random_flops`` row, random search among the
     proxy table's cells within the same FLOPs limit (the median of random cells) at the mean
     CPU time of those rows. Cells within the limit train
     faster, so random search gets the more of them: the sweep's per-cell CPU time scaled by

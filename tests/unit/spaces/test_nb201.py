@@ -63,6 +63,25 @@ def test_param_parity_for_every_row(space, nb201_table):
         assert set(counts) == {count_params(space.build(example[ops], CIFAR10))}, ops
 
 
+@pytest.mark.parametrize("shape", [Shape((3, 16, 16), 10), Shape((1, 40), 10)])
+def test_cost_without_building_equals_measuring_the_network(shape):
+    space = NB201Space(C=8, N=2)
+    rng = np.random.default_rng(0)
+    cells = [space.sample(rng) for _ in range(12)] + [space.parse(OPTIMUM)]
+    for arch in cells:
+        model = space.build(arch, shape)
+        cost = space.cost(arch, shape)
+        assert (cost.params, cost.flops) == (
+            count_params(model), count_flops(model, shape.input_shape)), space.format(arch)
+
+
+def test_cost_matches_the_table_flops(space, nb201_table):
+    for arch_str, row in random.Random(1).sample(sorted(nb201_table.rows.items()), 200):
+        cost = space.cost(space.parse(arch_str), CIFAR10)
+        assert cost.params == round(float(row["params_mb_c10"]) * 1e6), arch_str
+        assert cost.flops == pytest.approx(float(row["flops_m_c10"]) * 1e6, abs=10), arch_str
+
+
 def test_forward_2d_and_1d(space):
     arch = space.parse(OPTIMUM)
     small = NB201Space(C=4, N=1)
