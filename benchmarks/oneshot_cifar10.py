@@ -120,6 +120,9 @@ METHODS: dict[str, tuple[str, list[str], str | None]] = {
                                                        "selection.strategy.constraints="
                                                        "{max_flops: MEDIAN_FLOPS}"],
                            "spos_e150_fb"),
+    # does its ranking keep improving with training, as uniform sampling's did 50 -> 150?
+    "spos_e300_fb": ("spos_nb201_cifar10.yaml", ["strategy.epochs=300",
+                                                 "strategy.sampling=flops_bins"], None),
     "pgnas_nb201": ("pgnas_nb201_cifar10.yaml", [], None),
     "pgnas_random_nb201": ("pgnas_nb201_cifar10.yaml", ["selection.sampling=mean_rate"],
                            "pgnas_nb201"),

@@ -21,6 +21,8 @@ beside their percentile on the table, and tau is also given over the cells with 
 convolution only. Writes ``results/spos_ranking_cifar10.json`` and ``.png``.
 
     .venv/bin/python benchmarks/spos_ranking_cifar10.py --run runs/oneshot_cifar10/spos-s0
+    .venv/bin/python benchmarks/spos_ranking_cifar10.py --out results/spos_ranking_seeds_cifar10 \
+        --combine benchmarks/results/spos_ranking_e150*_cifar10.json   # supernets side by side
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import csv
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +45,7 @@ from common import (
     REPO,
     RESULTS,
     display_path,
+    mean_std,
     nb201_table_path,
     new_figure,
     save_figure,
@@ -49,6 +53,7 @@ from common import (
     stopwatch,
     write_json,
 )
+from oneshot_cifar10 import median_flops
 from scipy.stats import kendalltau, rankdata
 from tqdm.auto import tqdm
 
@@ -59,6 +64,7 @@ from nasforge.evaluators.table import NB201Table
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.supernet.checkpoint import load_supernet
 from nasforge.supernet_reuse import TRAINED
+from nasforge.task import Shape
 
 PROXY_TABLE = RESULTS / "proxy_table_cifar10.csv"
 
@@ -73,6 +79,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1234, help="seed of the extra random cells")
     p.add_argument("--table", default=None, help="nb201_compact.csv.gz (default: shared)")
     p.add_argument("--out", default=str(RESULTS / "spos_ranking_cifar10"))
+    p.add_argument("--combine", nargs="+", default=[], metavar="JSON",
+                   help="instead: summarise finished rankings (one per supernet and seed) "
+                        "at --combine-batches recalibration batches into --out, grouped by "
+                        "the run's method (its name without the seed)")
+    p.add_argument("--combine-batches", default="20")
     return p.parse_args(argv)
 
 
@@ -136,6 +147,8 @@ def ranking(rows: list[dict[str, Any]], scores: list[float]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
+    if args.combine:
+        return combine([Path(p) for p in args.combine], args.combine_batches, Path(args.out))
     torch.set_num_threads(1)
     run = Path(args.run)
     if not (run / TRAINED).is_file():
@@ -192,6 +205,84 @@ def markdown(payload: dict[str, Any]) -> str:
             f" ({r['parameter_free_cells']})")
         lines.append(f"| {batches} | {r['tau_vs_c10_test']:.3f} | {proxy} "
                      f"({r['proxy_cells']}) | {r['tau_vs_c10_test_conv_cells']:.3f} | {free} |")
+    return "\n".join(lines)
+
+
+def combine(paths: list[Path], batches: str, out: Path) -> int:
+    """Rankings of several supernets side by side: per ranking tau against the table and the
+    proxy, tau among the cells within SPOS's FLOPs limit (what the constrained search ranks),
+    and the score's tau with the number of skip and conv3x3 edges beside the table's (a
+    supernet that flatters parameter-free paths ranks skip-heavy cells up); per method the
+    mean +- std over its seeds."""
+    limit = median_flops()
+    space, shape = NB201Space(C=8, N=1), Shape((3, 16, 16), 10)
+    per_run = []
+    for path in paths:
+        payload = json.loads(path.read_text())
+        per_run.append(combined_row(payload, batches, space, shape, limit))
+    methods: dict[str, list[dict[str, Any]]] = {}
+    for row in per_run:
+        methods.setdefault(row["method"], []).append(row)
+    summary = {method: {key: mean_std([r[key] for r in rows]) for key in COMBINED}
+               for method, rows in methods.items()}
+    write_json(out.with_suffix(".json"), {"recalibration_batches": int(batches),
+                                          "flops_limit": limit, "runs": per_run,
+                                          "summary": summary})
+    plot_combined(methods, out.with_suffix(".png"))
+    print(markdown_combined(methods, summary))
+    return 0
+
+
+COMBINED = ("tau_vs_c10_test", "tau_vs_proxy", "tau_within_flops_limit", "skip_bias",
+            "conv3x3_bias")
+
+
+def combined_row(payload: dict[str, Any], batches: str, space: NB201Space, shape: Shape,
+                 limit: float) -> dict[str, Any]:
+    rows, result = payload["rows"], payload["by_recalibration_batches"][batches]
+    scores, c10 = np.array(result["scores"]), np.array([r["c10_test"] for r in rows])
+    within = np.array([space.cost(space.parse(r["arch"]), shape).flops <= limit for r in rows])
+    run = Path(payload["run"]).name
+    method, _, seed = run.rpartition("-s")
+
+    def op_bias(op: str) -> float | None:
+        """tau(score, edges with op) minus tau(table, edges with op)."""
+        count = [sum(tok.startswith(op) for tok in r["arch"].split("|")) for r in rows]
+        own, table = tau(scores, count), tau(c10, count)
+        return None if own is None or table is None else own - table
+
+    return {"run": payload["run"], "method": method, "seed": int(seed),
+            "tau_vs_c10_test": result["tau_vs_c10_test"], "tau_vs_proxy": result["tau_vs_proxy"],
+            "tau_within_flops_limit": tau(scores[within], c10[within]),
+            "cells_within_flops_limit": int(within.sum()),
+            "skip_bias": op_bias("skip_connect"), "conv3x3_bias": op_bias("nor_conv_3x3")}
+
+
+def plot_combined(methods: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    fig = new_figure(4.0 * len(COMBINED), 3.4)
+    for ax, key in zip(fig.subplots(1, len(COMBINED), squeeze=False)[0], COMBINED,
+                       strict=True):
+        for i, rows in enumerate(methods.values()):
+            values = [r[key] for r in rows]
+            mean, std = mean_std(values)
+            ax.scatter([i] * len(values), values, s=18)
+            ax.errorbar([i], [mean], yerr=[std], fmt="_", color="k", capsize=6)
+        ax.set_xticks(range(len(methods)), list(methods), rotation=20, fontsize=8)
+        ax.axhline(0, color="gray", lw=0.6)
+        ax.set_title(key.replace("_", " "), fontsize=9)
+        ax.set_ylabel("Kendall tau" if "tau" in key else "tau(score) - tau(table)", fontsize=8)
+        ax.grid(alpha=0.3)
+    save_figure(fig, path)
+
+
+def markdown_combined(methods: dict[str, list[dict[str, Any]]],
+                      summary: dict[str, dict[str, Any]]) -> str:
+    lines = ["| supernet | seeds | " + " | ".join(COMBINED) + " |",
+             "|---|---|" + "---|" * len(COMBINED)]
+    for method, rows in methods.items():
+        cells = [f"{summary[method][k][0]:.3f} +- {summary[method][k][1]:.3f} ("
+                 + " / ".join(f"{r[k]:.3f}" for r in rows) + ")" for k in COMBINED]
+        lines.append(f"| {method} | {len(rows)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -155,7 +155,11 @@ def test_channels_last_gives_the_same_logits_and_gradients():
     shape = SHAPES[1]
     nets = [tiny(shape), tiny(shape)]
     nets[1].channels_last = False
-    x = torch.randn(4, *shape.input_shape)
+    # a fixed input: the loss has kinks (ReLU, max pooling) and the batch norms of this tiny
+    # net couple every gradient to each unit, so at some inputs float rounding alone puts the
+    # two layouts on either side of a kink (there, moving the input by 1e-7 in float64 moves
+    # the gradients by 7e-4); this one is not such an input
+    x = torch.randn(4, *shape.input_shape, generator=torch.Generator().manual_seed(3))
     w = torch.softmax(torch.randn(28, 8, generator=torch.Generator().manual_seed(1)), -1)
     outs = []
     for net in nets:
