@@ -148,12 +148,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+PROXY_SPACE, PROXY_SHAPE = NB201Space(C=8, N=1), Shape((3, 16, 16), 10)  # the supernets' cells
+
+
 def median_flops(samples: int = 500) -> float:
     """The median FLOPs of random NB201 cells on the proxy's input (C=8, N=1, 16x16)."""
-    space = NB201Space(C=8, N=1)
     rng = np.random.default_rng(0)
-    shape = Shape((3, 16, 16), 10)
-    return float(np.median([space.cost(space.sample(rng), shape).flops for _ in range(samples)]))
+    return float(np.median([PROXY_SPACE.cost(PROXY_SPACE.sample(rng), PROXY_SHAPE).flops
+                            for _ in range(samples)]))
+
+
+def within_flops_limit(arch: str, limit: float) -> bool:
+    """Whether the cell ``arch`` (an NB201 string) is within ``limit`` FLOPs on the proxy."""
+    return PROXY_SPACE.cost(PROXY_SPACE.parse(arch), PROXY_SHAPE).flops <= limit
 
 
 def run_method(method: str, seed: int, overrides: list[str]) -> tuple[dict[str, Any], Clock]:
@@ -384,8 +391,7 @@ def random_under_flops_limit(rows: list[dict[str, Any]], table_rows: list[dict[s
     faster, so random search gets the more of them: the sweep's per-cell CPU time scaled by
     the wall time the table recorded for them relative to all its cells."""
     limit = median_flops()
-    space, shape = NB201Space(C=8, N=1), Shape((3, 16, 16), 10)
-    within = [r for r in table_rows if space.cost(space.parse(r["arch"]), shape).flops <= limit]
+    within = [r for r in table_rows if within_flops_limit(r["arch"], limit)]
     if not within:
         return []
     relative_cost = np.mean([r["seconds"] for r in within]) / np.mean(

@@ -53,7 +53,7 @@ from common import (
     stopwatch,
     write_json,
 )
-from oneshot_cifar10 import median_flops
+from oneshot_cifar10 import PROXY_SPACE, median_flops, within_flops_limit
 from scipy.stats import kendalltau, rankdata
 from tqdm.auto import tqdm
 
@@ -64,7 +64,6 @@ from nasforge.evaluators.table import NB201Table
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.supernet.checkpoint import load_supernet
 from nasforge.supernet_reuse import TRAINED
-from nasforge.task import Shape
 
 PROXY_TABLE = RESULTS / "proxy_table_cifar10.csv"
 
@@ -215,11 +214,7 @@ def combine(paths: list[Path], batches: str, out: Path) -> int:
     supernet that flatters parameter-free paths ranks skip-heavy cells up); per method the
     mean +- std over its seeds."""
     limit = median_flops()
-    space, shape = NB201Space(C=8, N=1), Shape((3, 16, 16), 10)
-    per_run = []
-    for path in paths:
-        payload = json.loads(path.read_text())
-        per_run.append(combined_row(payload, batches, space, shape, limit))
+    per_run = [combined_row(json.loads(path.read_text()), batches, limit) for path in paths]
     methods: dict[str, list[dict[str, Any]]] = {}
     for row in per_run:
         methods.setdefault(row["method"], []).append(row)
@@ -237,17 +232,17 @@ COMBINED = ("tau_vs_c10_test", "tau_vs_proxy", "tau_within_flops_limit", "skip_b
             "conv3x3_bias")
 
 
-def combined_row(payload: dict[str, Any], batches: str, space: NB201Space, shape: Shape,
-                 limit: float) -> dict[str, Any]:
+def combined_row(payload: dict[str, Any], batches: str, limit: float) -> dict[str, Any]:
     rows, result = payload["rows"], payload["by_recalibration_batches"][batches]
     scores, c10 = np.array(result["scores"]), np.array([r["c10_test"] for r in rows])
-    within = np.array([space.cost(space.parse(r["arch"]), shape).flops <= limit for r in rows])
+    within = np.array([within_flops_limit(r["arch"], limit) for r in rows])
+    edge_ops = [list(PROXY_SPACE.edge_ops(PROXY_SPACE.parse(r["arch"])).values()) for r in rows]
     run = Path(payload["run"]).name
     method, _, seed = run.rpartition("-s")
 
     def op_bias(op: str) -> float | None:
         """tau(score, edges with op) minus tau(table, edges with op)."""
-        count = [sum(tok.startswith(op) for tok in r["arch"].split("|")) for r in rows]
+        count = [ops.count(op) for ops in edge_ops]
         own, table = tau(scores, count), tau(c10, count)
         return None if own is None or table is None else own - table
 
