@@ -15,7 +15,8 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,8 +107,7 @@ class TrialStore:
 
     def start(self, arch: Architecture, key: str, strategy_state: Any = None) -> int:
         """Record a trial as running, and (atomically) the strategy state after its ask."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             cur = self.db.execute(
                 "INSERT INTO trials (arch, key, status, started) VALUES (?, ?, 'running', ?)",
                 (arch.to_json(), key, time.time()),
@@ -115,16 +115,11 @@ class TrialStore:
             assert cur.lastrowid is not None
             if strategy_state is not None:
                 self._save_state(cur.lastrowid, strategy_state)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return cur.lastrowid
 
     def finish(self, trial_id: int, result: Result, strategy_state: Any = None) -> None:
         """Record the result, and the strategy state after seeing it, atomically."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self.db.execute(
                 "UPDATE trials SET status=?, metrics=?, cost=?, params=?, flops=?, error=?, "
                 "finished=? WHERE id=?",
@@ -133,9 +128,19 @@ class TrialStore:
             )
             if strategy_state is not None:
                 self._save_state(trial_id, strategy_state)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction: committed, or rolled back on any exception. A Ctrl-C can
+        land just after COMMIT took effect: then there is nothing to roll back, and the
+        interrupt, not sqlite's "no transaction is active", must reach the caller."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
 
     def _save_state(self, trial_id: int, state: Any) -> None:

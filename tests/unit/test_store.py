@@ -36,3 +36,35 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
     path.write_text("this is not a database" * 100)
     with pytest.raises(RunDirError, match="not a nasforge trial store"):
         TrialStore(path)
+
+
+class _InterruptedAround:
+    """The store's connection, with a Ctrl-C landing just before or just after COMMIT."""
+
+    def __init__(self, db, after_commit):
+        self.db, self.after_commit = db, after_commit
+
+    def execute(self, sql, *args):
+        if sql == "COMMIT":
+            if self.after_commit:
+                self.db.execute(sql)
+            raise KeyboardInterrupt
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
+@pytest.mark.parametrize("after_commit", [False, True])
+def test_ctrl_c_at_commit_reaches_the_caller_and_leaves_no_half_trial(tmp_path, after_commit):
+    with TrialStore(tmp_path / "t.sqlite") as store:
+        real = store.db
+        store.db = _InterruptedAround(real, after_commit)
+        with pytest.raises(KeyboardInterrupt):
+            store.start(Architecture(a=1), "k", {"rng": [1]})
+        store.db = real
+        assert not real.in_transaction
+        trials = store.trials()
+        # before COMMIT: rolled back; after: the trial is stored whole (state included)
+        assert [t.status for t in trials] == (["running"] if after_commit else [])
+        assert (store.load_state() is not None) == after_commit
