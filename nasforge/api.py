@@ -14,15 +14,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from nasforge.components import (
     build,
     build_selection,
     check_config,
     check_oneshot,
     factory_for,
-    resolve_device,
+    resolve_runtime,
 )
 from nasforge.config import Budget, Component, RunConfig, check_options, config_from_dict
 from nasforge.errors import ConfigError
@@ -32,6 +30,7 @@ from nasforge.executors import ProcessExecutor
 from nasforge.oneshot import run_oneshot
 from nasforge.run import run_search
 from nasforge.run_dir import SearchResult
+from nasforge.runtime import Runtime
 from nasforge.selection.base import Selection
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
@@ -48,7 +47,8 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
            trials: int | None = None, seconds: float | None = None, seed: int = 0,
            device: str = "auto", run_dir: str | Path | None = None, resume: bool = False,
            progress: bool = False, workers: int = 1,
-           supernet_from: str | Path | None = None) -> SearchResult:
+           supernet_from: str | Path | None = None, precision: str = "32-true",
+           compile: bool | str = "auto") -> SearchResult:  # noqa: A002
     """Search ``space`` with ``strategy``, scoring with ``evaluator``.
 
     An ask/tell strategy (random, evolution, ...) runs until ``trials`` evaluations or
@@ -71,17 +71,17 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
     environment before ``import torch`` (the ``nasforge`` CLI and its worker processes do;
     this function's worker processes get it too). A RuntimeWarning says so once when torch
     runs active waiting with more threads than free cores (``nasforge.threads``)."""
-    torch_device = resolve_device(device)
+    runtime = resolve_runtime(device, precision, compile)
     space_obj = space if isinstance(space, SearchSpace) else build("space", _component(space))
     task_obj = task if isinstance(task, Task) or task is None else build(
         "task", _component(task, "task"), seed=seed)
     evaluator_obj = None if evaluator is None else _evaluator(
-        evaluator, space_obj, task_obj, seed, torch_device)
+        evaluator, space_obj, task_obj, seed, runtime)
     strategy_obj = strategy if isinstance(strategy, (AskTellStrategy, OneShotStrategy)) else build(
         "strategy", _component(strategy, "strategy"), space=space_obj, seed=seed)
     budget = Budget(trials=trials, seconds=seconds)
     config = _config_if_named(space, task, evaluator, strategy, selection, budget, seed, device,
-                              supernet_from)
+                              supernet_from, precision, compile)
     if isinstance(strategy_obj, OneShotStrategy):
         if trials is not None or seconds is not None or workers != 1:
             raise ConfigError("a one-shot search runs for its strategy's epochs: drop "
@@ -93,7 +93,7 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
         if supernet_from is not None and not resume:
             trained_file(supernet_from, config)  # a bad source fails before the run starts
         result = run_oneshot(space_obj, task_obj, strategy_obj, selection_obj, evaluator_obj,
-                             device=torch_device, run_dir=run_dir, resume=resume,
+                             device=runtime, run_dir=run_dir, resume=resume,
                              config=config, progress=progress, seed=seed,
                              supernet_from=supernet_from)
         assert result is not None  # one process: it is rank 0
@@ -136,12 +136,12 @@ def _component(spec: Spec, section: str = "space") -> Component:
 
 
 def _evaluator(spec: Spec | Evaluator | Callable[..., Any], space: SearchSpace,
-               task: Task | None, seed: int, device: torch.device) -> Evaluator:
+               task: Task | None, seed: int, runtime: Runtime) -> Evaluator:
     if isinstance(spec, Evaluator):
         return spec
     if isinstance(spec, (str, Mapping)):
         return build("evaluator", _component(spec, "evaluator"), space=space, task=task,
-                     seed=seed, device=device)  # type: ignore[no-any-return]
+                     seed=seed, device=runtime.device, runtime=runtime)  # type: ignore[no-any-return]
     if callable(spec):
         return FunctionEvaluator(spec)
     raise ConfigError(f"evaluator must be a name, a spec, an Evaluator or a function: {spec!r}")
@@ -149,7 +149,8 @@ def _evaluator(spec: Spec | Evaluator | Callable[..., Any], space: SearchSpace,
 
 def _config_if_named(space: Any, task: Any, evaluator: Any, strategy: Any, selection: Any,
                      budget: Budget, seed: int, device: str,
-                     supernet_from: str | Path | None = None) -> RunConfig | None:
+                     supernet_from: str | Path | None = None, precision: str = "32-true",
+                     compile: bool | str = "auto") -> RunConfig | None:  # noqa: A002
     """The run's config, when every component was given by name (so it can be written to
     config.yaml and rebuilt); None when objects or functions were passed."""
     specs = {"space": space, "strategy": strategy}
@@ -159,7 +160,7 @@ def _config_if_named(space: Any, task: Any, evaluator: Any, strategy: Any, selec
     if not all(isinstance(v, (str, Mapping)) for v in specs.values()):
         return None
     raw: dict[str, Any] = {k: v if isinstance(v, str) else dict(v) for k, v in specs.items()}
-    raw.update(seed=seed, device=device,
+    raw.update(seed=seed, device=device, precision=precision, compile=compile,
                budget={"trials": budget.trials, "seconds": budget.seconds})
     if supernet_from is not None:
         raw["supernet_from"] = str(supernet_from)

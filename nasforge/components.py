@@ -24,12 +24,15 @@ from nasforge.registry import (
     Registry,
 )
 from nasforge.run import run_search
+from nasforge.runtime import Runtime, resolve_device, resolve_runtime
 from nasforge.selection.base import Selection
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import STORE_NAME, Trial
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.task import Task
+
+__all__ = ["Components", "build", "build_components", "resolve_device", "resolve_runtime"]
 
 
 def _registries() -> dict[str, Registry[Any]]:
@@ -69,39 +72,6 @@ def make_executor(options: dict[str, Any] | None) -> Executor:
         return factory(**options)  # type: ignore[no-any-return]
     except TypeError as exc:
         raise ConfigError(f"executor {name!r}: {exc}") from None
-
-
-def resolve_device(device: str) -> torch.device:
-    """The config's ``device`` ("auto": a GPU when there is one). A device this machine does
-    not have is a user error, found here once instead of in every trial."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"device {device!r} is not a device name (available: "
-                          f"{', '.join(available_devices())})") from None
-    if chosen.type != "cpu" and not _has(chosen):
-        raise ConfigError(f"device {device!r} is not available on this machine (available: "
-                          f"{', '.join(available_devices())})")
-    return chosen
-
-
-def available_devices() -> list[str]:
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if torch.backends.mps.is_available():
-        devices.append("mps")
-    return devices
-
-
-def _has(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
-    if device.type == "mps":
-        return torch.backends.mps.is_available()
-    return False  # xpu, meta, ...: not something nasforge runs on
 
 
 def build(section: str, comp: Component, **injected: Any) -> Any:
@@ -164,12 +134,16 @@ class Components:
     evaluator: Evaluator | None
     strategy: AskTellStrategy | OneShotStrategy
     selection: Selection | None
-    device: torch.device
+    runtime: Runtime
+
+    @property
+    def device(self) -> torch.device:
+        return self.runtime.device
 
 
 def build_components(config: RunConfig) -> Components:
     check_config(config)
-    device = resolve_device(config.device)
+    runtime = resolve_runtime(config.device, config.precision, config.compile)
     space = build("space", config.space)
     task = None
     if config.task is not None:
@@ -177,7 +151,7 @@ def build_components(config: RunConfig) -> Components:
     evaluator = None
     if config.evaluator is not None:
         evaluator = build("evaluator", config.evaluator, space=space, task=task,
-                          seed=config.seed, device=device)
+                          seed=config.seed, device=runtime.device, runtime=runtime)
     strategy = build("strategy", config.strategy, space=space, seed=config.seed)
     selection = None if config.selection is None else build_selection(config.selection)
-    return Components(space, task, evaluator, strategy, selection, device)
+    return Components(space, task, evaluator, strategy, selection, runtime)

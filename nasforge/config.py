@@ -22,7 +22,8 @@ import yaml
 from nasforge.errors import ConfigError
 
 # Arguments the runner passes to factories itself; a config may not set them.
-INJECTED = frozenset({"space", "task", "seed", "device", "search_space", "inner_search"})
+INJECTED = frozenset({"space", "task", "seed", "device", "runtime", "search_space",
+                      "inner_search"})
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,18 @@ class RunConfig:
     budget: Budget = field(default_factory=Budget)
     seed: int = 0
     device: str = "auto"
+    precision: str = "32-true"  # nasforge.runtime: 32-true, 64-true, bf16-mixed, 16-mixed
+    compile: bool | str = "auto"  # compile training steps: auto (on CUDA), true, false
     executor: Component | None = None  # ask/tell searches: where candidates run
     distributed: int = 1  # one-shot searches: data-parallel processes (distributed.nproc)
     supernet_from: str | None = None  # one-shot searches: start from this run's trained supernet
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"seed": self.seed, "device": self.device}
+        if self.precision != "32-true":
+            out["precision"] = self.precision
+        if self.compile != "auto":
+            out["compile"] = self.compile
         if self.executor is not None:
             out["executor"] = self.executor.to_dict()
         if self.distributed != 1:
@@ -144,6 +151,10 @@ def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
     kwargs["budget"] = _budget(raw.get("budget") or {})
     kwargs["seed"] = check_value("seed", raw.get("seed", 0), int)
     kwargs["device"] = check_value("device", raw.get("device", "auto"), str)
+    kwargs["precision"] = str(check_value("precision", raw.get("precision", "32-true"),
+                                          str | int))
+    kwargs["compile"] = check_value("compile", raw.get("compile", "auto"),
+                                    bool | Literal["auto"])
     kwargs["supernet_from"] = check_value("supernet_from", raw.get("supernet_from"), str | None)
     return RunConfig(**kwargs)
 

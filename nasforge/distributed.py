@@ -15,6 +15,7 @@ independent``, different per rank (then the unsampled ops of a rank count as zer
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Iterable, Iterator
@@ -25,6 +26,7 @@ import torch
 import torch.distributed as dist
 
 from nasforge.errors import ConfigError
+from nasforge.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -100,32 +102,38 @@ class DistContext:
 SINGLE = DistContext()
 
 
-def from_environment() -> DistContext:
-    """The group torchrun (or ``launch``) set up in the environment, else a single process."""
+def from_environment(device: torch.device | None = None) -> DistContext:
+    """The group torchrun (or ``launch``) set up in the environment, else a single process.
+    The backend follows the device the run trains on (``device``; default: a GPU when there
+    is one): NCCL on CUDA, gloo otherwise, so ``device: cpu`` on a GPU machine uses gloo."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return SINGLE
     rank = int(os.environ["RANK"])
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
+        on_gpu = torch.cuda.is_available() if device is None else device.type == "cuda"
+        if on_gpu:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend)
+        dist.init_process_group("nccl" if on_gpu else "gloo")
     return DistContext(rank, world)
 
 
-def device_for(context: DistContext, device: torch.device) -> torch.device:
-    if device.type == "cuda" and context.enabled:
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return device
+def runtime_for(context: DistContext, runtime: Runtime) -> Runtime:
+    """Each replica of a CUDA run on the GPU of its local rank."""
+    if runtime.is_cuda and context.enabled:
+        gpu = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return dataclasses.replace(runtime, device=gpu)
+    return runtime
 
 
-def check_nproc(nproc: int) -> None:
-    limit = torch.cuda.device_count() if torch.cuda.is_available() else (os.cpu_count() or 1)
+def check_nproc(nproc: int, device: torch.device) -> None:
+    """Replicas of a CUDA run take a GPU each; of a CPU run, a core each at least."""
+    on_gpu = device.type == "cuda"
+    limit = torch.cuda.device_count() if on_gpu else (os.cpu_count() or 1)
     if nproc < 1:
         raise ConfigError(f"distributed.nproc must be >= 1, got {nproc}")
     if nproc > limit:
-        kind = "GPUs" if torch.cuda.is_available() else "CPU cores"
+        kind = "GPUs" if on_gpu else "CPU cores"
         raise ConfigError(f"distributed.nproc={nproc} is more than this machine's {limit} {kind}")
 
 

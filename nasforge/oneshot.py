@@ -28,6 +28,7 @@ from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.progress import Progress
 from nasforge.report.figure import Plot
 from nasforge.run_dir import RunDir, SearchResult
+from nasforge.runtime import Runtime
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial, TrialStore
@@ -43,7 +44,7 @@ from nasforge.supernet.checkpoint import (
 from nasforge.supernet_reuse import keep_trained, trained_file
 from nasforge.task import Task
 from nasforge.threads import warn_if_contended
-from nasforge.training import seeded
+from nasforge.training import evaluate, seeded, split_batches
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ class OneShotState:
 
 
 def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
-                selection: Selection, evaluator: Evaluator | None, *, device: torch.device,
+                selection: Selection, evaluator: Evaluator | None, *,
+                device: Runtime | torch.device,
                 run_dir: str | Path | None = None, resume: bool = False,
                 config: RunConfig | None = None, progress: bool | None = None,
                 seed: int = 0, dist: DistContext = SINGLE,
@@ -70,10 +72,12 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     None once the supernet is trained). ``supernet_from``: a run directory whose trained
     supernet this run starts from instead of training one (``nasforge.supernet_reuse``)."""
     warn_if_contended()  # shared cores + OpenMP spin-waiting: see nasforge.threads
+    runtime = Runtime.of(device)
+    runtime.activate()
     path = Path(run_dir) if run_dir is not None else None
     run = RunDir(path if dist.is_main else None, resume=resume)
     with run.running(space=space, evaluator=evaluator, config=config) as store:
-        done = _run(space, task, strategy, selection, evaluator, device, path, resume,
+        done = _run(space, task, strategy, selection, evaluator, runtime, path, resume,
                     progress, seed, dist, store, _Source(supernet_from, config))
     if done is None:
         return None
@@ -102,10 +106,10 @@ class _Done:
 
 
 def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: Selection,
-         evaluator: Evaluator | None, device: torch.device, path: Path | None, resume: bool,
+         evaluator: Evaluator | None, runtime: Runtime, path: Path | None, resume: bool,
          progress: bool | None, seed: int, dist: DistContext, store: TrialStore,
          source: _Source) -> _Done | None:
-    supernet = _built(strategy, task, device, seed, dist)
+    supernet = _built(strategy, task, runtime, seed, dist)
     state = OneShotState()
     if path is not None and resume and (path / CHECKPOINT).is_file():
         state = _load(path / CHECKPOINT, supernet, strategy)
@@ -122,10 +126,10 @@ def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: S
         keep_trained(path)
     store.set_meta("supernet_seconds", state.train_seconds)
     strategy.set_distributed(SINGLE)  # selection (and its fine-tuning) on rank 0 alone
-    arch, scores = _select(space, task, strategy, selection, supernet, state, path, device,
+    arch, scores = _select(space, task, strategy, selection, supernet, state, path, runtime,
                            show, seed)
     trials = _store_selection(store, space, arch, lambda: _evaluate(
-        evaluator, space, supernet, arch, task, device, show))
+        evaluator, space, supernet, arch, task, runtime, show))
     store.set_meta("epochs", state.history)
     plots = selection.report_plots(path) if path is not None else []
     plots += _strengths_plot(path, strategy, supernet, state)
@@ -133,25 +137,26 @@ def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: S
     return _Done(result, state, scores, plots)
 
 
-def train_supernet(strategy: OneShotStrategy, task: Task, *, device: torch.device,
+def train_supernet(strategy: OneShotStrategy, task: Task, *, device: Runtime | torch.device,
                    seed: int = 0, progress: bool | None = None
                    ) -> tuple[Supernet, list[dict[str, float]]]:
     """The supernet a one-shot run with ``seed`` trains, trained by the run's own loop for the
     strategy's epochs, outside any run directory (no checkpoint, no selection): for
     benchmarks that study one trained supernet several ways. Also returns the per-epoch
     metrics."""
-    supernet = _built(strategy, task, device, seed, SINGLE)
+    supernet = _built(strategy, task, Runtime.of(device), seed, SINGLE)
     state = OneShotState()
     _fit(strategy, supernet, state, None, progress)
     return supernet, state.history
 
 
-def _built(strategy: OneShotStrategy, task: Task, device: torch.device, seed: int,
+def _built(strategy: OneShotStrategy, task: Task, runtime: Runtime, seed: int,
            dist: DistContext) -> Supernet:
     with seeded(seed):  # the same seed builds the same supernet (resume relies on it too)
-        supernet = strategy.make_supernet(task.shape).to(device)
+        supernet = strategy.make_supernet(task.shape)
+    runtime.place(supernet)
     strategy.set_distributed(dist)
-    strategy.setup(supernet, task, device)
+    strategy.setup(supernet, task, runtime)
     return supernet
 
 
@@ -186,7 +191,7 @@ def _fit(strategy: OneShotStrategy, supernet: Supernet, state: OneShotState,
 
 def _select(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: Selection,
             supernet: Supernet, state: OneShotState, path: Path | None,
-            device: torch.device, show: bool | None, seed: int
+            runtime: Runtime, show: bool | None, seed: int
             ) -> tuple[Architecture, list[Any]]:
     rng = np.random.default_rng(seed)
     saved = state.selection
@@ -198,14 +203,14 @@ def _select(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection
         if path is not None:
             _save(path, supernet, strategy, state)
 
-    ctx = SelectionContext(supernet, strategy, task, device, rng, save=save, state=saved,
+    ctx = SelectionContext(supernet, strategy, task, runtime, rng, save=save, state=saved,
                            progress=show, space=space, run_dir=path)
     arch = selection.select(ctx)
     return space.validate(arch), ctx.scores
 
 
 def _evaluate(evaluator: Evaluator | None, space: SearchSpace, supernet: Supernet,
-              arch: Architecture, task: Task, device: torch.device, show: bool | None
+              arch: Architecture, task: Task, runtime: Runtime, show: bool | None
               ) -> Result:
     """The configured evaluator's verdict on the selection (e.g. the NB201 table, or
     retraining it from scratch), else the accuracy of the selected path in the supernet."""
@@ -217,11 +222,9 @@ def _evaluate(evaluator: Evaluator | None, space: SearchSpace, supernet: Superne
         cost = space.cost(arch, task.shape)
         result.params, result.flops = cost.params, cost.flops
         return result
-    from nasforge.training import evaluate
-
-    model = supernet.export(arch).to(device)
-    valid, _ = evaluate(model, task.loader("valid"), device)
-    test, _ = evaluate(model, task.loader("test"), device)
+    model = runtime.place(supernet.export(arch))
+    valid, _ = evaluate(model, split_batches(task, "valid", runtime))
+    test, _ = evaluate(model, split_batches(task, "test", runtime))
     cost = space.cost(arch, task.shape)
     return Result(metrics={OBJECTIVE: valid, "test_acc": test}, params=cost.params,
                   flops=cost.flops)

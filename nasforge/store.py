@@ -162,7 +162,8 @@ class TrialStore:
         row = self.db.execute("SELECT after_trial, state FROM checkpoint WHERE slot=0").fetchone()
         if row is None:
             return None
-        return row[0], torch.load(io.BytesIO(row[1]), weights_only=False)
+        # strategy states load onto the CPU, wherever they were saved
+        return row[0], torch.load(io.BytesIO(row[1]), weights_only=False, map_location="cpu")
 
     def discard_running(self, after: int = 0) -> int:
         """Drop trials in flight when the run stopped whose ask the saved strategy state does

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
@@ -12,6 +12,36 @@ from torch.utils.data import DataLoader, Dataset, Subset
 Split = Literal["train", "valid", "test"]
 # A batch-level augmentation: (inputs, generator) -> inputs, applied to training batches only.
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+class InMemoryData(NamedTuple):
+    """The samples of a data set held in memory: ``x`` (``uint8`` images, normalised per
+    channel with ``mean`` / ``std`` when read, or ready inputs when those are None) and the
+    labels ``y``."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    mean: torch.Tensor | None = None
+    std: torch.Tensor | None = None
+
+
+@runtime_checkable
+class InMemory(Protocol):
+    """A data set whose samples are tensors in memory (``nasforge.batches`` keeps them on
+    the model's device and cuts batches there)."""
+
+    def in_memory(self) -> InMemoryData: ...
+
+
+@runtime_checkable
+class DrawAhead(Protocol):
+    """An augmentation that can draw its randomness ahead (a whole epoch at once, on the
+    host, in the order batch-by-batch calls would) and apply it later on the device:
+    ``draw(n, generator)`` -> a float tensor ``(k, n)``; ``apply(x, draws)``."""
+
+    def draw(self, n: int, generator: torch.Generator) -> torch.Tensor: ...
+
+    def apply(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)

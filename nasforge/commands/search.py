@@ -17,14 +17,15 @@ from nasforge.components import (
     check_config,
     check_oneshot,
     make_executor,
+    resolve_device,
 )
 from nasforge.config import RunConfig, load_config
 from nasforge.distributed import (
     DistContext,
     check_nproc,
-    device_for,
     free_port,
     from_environment,
+    runtime_for,
     set_environment,
 )
 from nasforge.errors import ConfigError
@@ -62,8 +63,9 @@ def run_search_command(config_path: Path | None, overrides: Sequence[str], out: 
                        resume: Path | None, progress: bool | None) -> SearchResult | None:
     """Run a search; returns its result (None on the ranks > 0 of a data-parallel group).
     Ctrl-C or SIGTERM stop it as a resumable "interrupted" run: exit status 130 or 143."""
-    context = from_environment()  # set by torchrun, or by launch() below
-    config, run_dir = resolve(config_path, overrides, out, resume, check=context.is_main)
+    is_main = int(os.environ.get("RANK", "0")) == 0  # set by torchrun, or by launch() below
+    config, run_dir = resolve(config_path, overrides, out, resume, check=is_main)
+    context = from_environment(resolve_device(config.device))  # gloo or NCCL, as trained
     if resume is not None and context.is_main and stored_status(run_dir) == "finished":
         click.echo(f"{run_dir} already finished: nothing to resume", err=True)
         result = stored_result(run_dir)
@@ -81,7 +83,7 @@ def _search(config: RunConfig, config_path: Path | None, overrides: Sequence[str
     strategy = parts.strategy
     one_shot = isinstance(strategy, OneShotStrategy)
     if one_shot and config.distributed > 1 and not context.enabled:
-        check_nproc(config.distributed)
+        check_nproc(config.distributed, parts.device)
         launch(config.distributed, config_path, overrides, run_dir, resume, progress)
         return None
     if one_shot and config.supernet_from is not None and resume is None:
@@ -98,7 +100,7 @@ def _search(config: RunConfig, config_path: Path | None, overrides: Sequence[str
         assert parts.task is not None and parts.selection is not None
         outcome = run_oneshot(parts.space, parts.task, strategy, parts.selection,
                               parts.evaluator,
-                              device=device_for(context, parts.device), run_dir=run_dir,
+                              device=runtime_for(context, parts.runtime), run_dir=run_dir,
                               resume=resume is not None, config=config, progress=progress,
                               seed=config.seed, dist=context,
                               supernet_from=config.supernet_from)

@@ -10,12 +10,12 @@ from typing import Any
 import torch
 
 from nasforge.architecture import Architecture
-from nasforge.components import build, check_config, factory_for, resolve_device
+from nasforge.components import build, check_config, factory_for, resolve_runtime
 from nasforge.config import Component, RunConfig, load_config
 from nasforge.errors import ArchitectureError, ConfigError, NasforgeError, TrialFailed
 from nasforge.nn.counting import measure
 from nasforge.spaces.base import SearchSpace
-from nasforge.training import TrainSettings, evaluate, fit, seeded
+from nasforge.training import TrainSettings, eval_batches, evaluate, fit, seeded
 
 DEFAULT_EPOCHS = 10
 SETTING_KEYS = ("lr", "momentum", "weight_decay", "optimizer", "grad_clip", "label_smoothing")
@@ -85,17 +85,19 @@ def _retrain(arch_json: Path, config_path: Path | None, overrides: Sequence[str]
     config = find_config(arch_json, config_path, overrides)
     if config.task is None:  # the evaluator brings its own data (find_config checked)
         assert config.evaluator is not None
+        runtime = resolve_runtime(config.device, config.precision, config.compile)
         evaluator = build("evaluator", config.evaluator, space=space, seed=config.seed,
-                          device=resolve_device(config.device))
+                          device=runtime.device, runtime=runtime)
         return evaluator.retrain(arch, epochs, out or arch_json.parent / "retrain",  # type: ignore[no-any-return]
                                  progress)
     task = build("task", config.task, seed=config.seed)
-    device = resolve_device(config.device)
+    runtime = resolve_runtime(config.device, config.precision, config.compile)
+    runtime.activate()
     settings = train_settings(config, epochs)
     with seeded(config.seed):
         model = space.build(arch, task.shape)
-    history = fit(model, task, settings, device, seed=config.seed, progress=progress)
-    test_acc, _ = evaluate(model, task.loader("test"), device)
+    history = fit(model, task, settings, runtime, seed=config.seed, progress=progress)
+    test_acc, _ = evaluate(model, eval_batches(task, "test", runtime))
     out = out or arch_json.parent / "retrain"
     out.mkdir(parents=True, exist_ok=True)
     record = {
@@ -112,7 +114,9 @@ def _retrain(arch_json: Path, config_path: Path | None, overrides: Sequence[str]
         "seconds": history.seconds,
         "model": str(out / "model.pt"),
     }
-    save_model(model.cpu(), record, task.input_shape, out, num_classes=task.shape.num_classes)
+    # saved as a CPU float32 model, whatever it trained on: it loads anywhere
+    save_model(model.to("cpu", torch.float32), record, task.input_shape, out,
+               num_classes=task.shape.num_classes)
     (out / "retrain.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 

@@ -10,6 +10,7 @@ normalised on access (four times less memory than float32, which matters for CIF
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,9 +19,10 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset, Subset
 
+from nasforge.batches import normalize
 from nasforge.data.base import limit, mixed_order, search_split, tensor_task
 from nasforge.errors import ConfigError
-from nasforge.task import Augment, Shape, Task
+from nasforge.task import Augment, InMemoryData, Shape, Task
 
 
 def check_positive(key: str, value: int | None) -> None:
@@ -57,14 +59,6 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean.float(), std.float()
 
 
-def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """``uint8`` images ``(..., C, H, W)`` -> float32 ``(x / 255 - mean) / std`` per channel
-    (one fused multiply-add)."""
-    scale = (1.0 / (255.0 * std))[:, None, None]  # (C, 1, 1)
-    shift = (-mean / std)[:, None, None]
-    return torch.addcmul(shift, images.to(torch.float32), scale)
-
-
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
     """Resize images ``(N, C, H, W)`` to ``size x size``: area averaging when shrinking
     (average pooling), bilinear when growing. ``uint8`` in, ``uint8`` out (rounded)."""
@@ -93,12 +87,20 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator,
     image (torchvision's ``RandomCrop(H, padding)``)."""
     if padding <= 0:
         return x
+    offsets = torch.randint(0, 2 * padding + 1, (2, len(x)), generator=generator)
+    return crop_at(x, padding, offsets.to(x.device), fill)
+
+
+def crop_at(x: torch.Tensor, padding: int, offsets: torch.Tensor,
+            fill: float | Sequence[float] = 0.0) -> torch.Tensor:
+    """The crop of ``random_crop`` at given ``offsets`` ``(2, N)`` (rows, columns; on
+    ``x``'s device)."""
     n, c, h, w = x.shape
-    fill_value = torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(-1, 1, 1)
     padded = x.new_empty(n, c, h + 2 * padding, w + 2 * padding)
-    padded[:] = fill_value
+    padded[:] = _fill(tuple(fill) if isinstance(fill, Sequence) else (fill,), x.device,
+                      x.dtype)
     padded[:, :, padding:padding + h, padding:padding + w] = x
-    offsets = torch.randint(0, 2 * padding + 1, (2, n), generator=generator).to(x.device)
+    offsets = offsets.long()
     rows = offsets[0][:, None] + torch.arange(h, device=x.device)  # (N, H)
     cols = offsets[1][:, None] + torch.arange(w, device=x.device)  # (N, W)
     width = w + 2 * padding
@@ -107,9 +109,20 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator,
     return out.reshape(n, c, h, w)
 
 
+@functools.lru_cache(maxsize=64)
+def _fill(fill: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The padding value(s) as a ``(C or 1, 1, 1)`` tensor, made once per device and dtype
+    (not copied to the device for every batch)."""
+    return torch.tensor(fill, dtype=dtype).reshape(-1, 1, 1).to(device)
+
+
 def random_hflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
     """Mirror each image of ``x`` ``(N, C, H, W)`` left-right with probability ``p``."""
-    flip = (torch.rand(len(x), generator=generator) < p).to(x.device)
+    return flip_where(x, torch.rand(len(x), generator=generator).to(x.device) < p)
+
+
+def flip_where(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Mirror the images of ``x`` where ``flip`` ``(N,)`` is true."""
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
@@ -117,15 +130,32 @@ def random_hflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) ->
 class CropFlip:
     """The standard CIFAR training augmentation (random crop with padding, then horizontal
     flip) as a batch-level ``Task.augment``. ``fill`` is the padding value per channel, e.g.
-    black in normalised units, ``-mean / std``. A plain dataclass, so it pickles."""
+    black in normalised units, ``-mean / std``. A plain dataclass, so it pickles.
+
+    It draws ahead (``task.DrawAhead``): ``draw`` takes the crop offsets and flip coins of
+    ``n`` images from the generator, in the order ``__call__`` takes them, and ``apply``
+    uses them on the device."""
 
     padding: int = 4
     flip: bool = True
     fill: tuple[float, ...] = (0.0,)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        x = random_crop(x, self.padding, generator, self.fill)
-        return random_hflip(x, generator) if self.flip else x
+        return self.apply(x, self.draw(len(x), generator).to(x.device))
+
+    def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``(3, n)``: each image's crop row and column offsets and its flip coin."""
+        draws = torch.zeros(3, n)
+        if self.padding > 0:
+            draws[:2] = torch.randint(0, 2 * self.padding + 1, (2, n), generator=generator)
+        if self.flip:
+            draws[2] = torch.rand(n, generator=generator)
+        return draws
+
+    def apply(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        if self.padding > 0:
+            x = crop_at(x, self.padding, draws[:2], self.fill)
+        return flip_where(x, draws[2] < 0.5) if self.flip else x
 
 
 def crop_flip(size: int, mean: torch.Tensor, std: torch.Tensor) -> CropFlip:
@@ -145,6 +175,9 @@ class NormalizedImages(Dataset):
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def in_memory(self) -> InMemoryData:
+        return InMemoryData(self.images, self.labels, self.mean, self.std)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return normalize(self.images[index], self.mean, self.std), self.labels[index]

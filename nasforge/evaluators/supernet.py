@@ -18,10 +18,12 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.nn.counting import Cost
 from nasforge.registry import EVALUATORS
+from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
 from nasforge.supernet.base import Supernet
 from nasforge.supernet.checkpoint import load_supernet
 from nasforge.task import Task
+from nasforge.training import split_batches
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -46,12 +48,14 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[Batch]) -> None:
 
 @torch.no_grad()
 def accuracy(model: nn.Module, batches: Iterable[Batch]) -> float:
+    """Accuracy (%) in eval mode; the count stays on the device until the end."""
     model.eval()
-    correct = count = 0
+    correct: torch.Tensor | int = 0
+    count = 0
     for x, y in batches:
-        correct += int((model(x).argmax(1) == y).sum())
+        correct = correct + (model(x).argmax(1) == y).sum()
         count += len(y)
-    return 100.0 * correct / max(count, 1)
+    return 100.0 * float(correct) / max(count, 1)
 
 
 class SupernetEvaluator(Evaluator):
@@ -67,11 +71,12 @@ class SupernetEvaluator(Evaluator):
     """
 
     def __init__(self, supernet: Supernet, space: SearchSpace, task: Task,
-                 device: torch.device, recalibration_batches: int = 20,
+                 device: Runtime | torch.device, recalibration_batches: int = 20,
                  valid_batches: int | None = None, seed: int = 0) -> None:
         if recalibration_batches < 0 or (valid_batches is not None and valid_batches < 1):
             raise ConfigError("recalibration_batches must be >= 0 and valid_batches >= 1")
-        self.supernet, self.space, self.task, self.device = supernet, space, task, device
+        self.supernet, self.space, self.task = supernet, space, task
+        self.runtime = Runtime.of(device)
         self.recalibration_batches, self.valid_batches = recalibration_batches, valid_batches
         self.seed = seed
         self._calibration: list[Batch] | None = None
@@ -90,24 +95,18 @@ class SupernetEvaluator(Evaluator):
 
     def calibration_batches(self) -> list[Batch]:
         if self._calibration is None:
-            loader = self.task.loader("train", shuffle=True, seed=self.seed + 7_919)
-            self._calibration = self._take(loader, self.recalibration_batches)
+            self._calibration = list(split_batches(
+                self.task, "train", self.runtime, shuffle=True, seed=self.seed + 7_919,
+                max_batches=self.recalibration_batches))
         return self._calibration
 
     def valid_data(self) -> list[Batch]:
         if self._valid is None:
             # in a fixed random order: a capped split is then a random subset of it
-            loader = self.task.loader("valid", shuffle=True, seed=self.seed + 104_729)
-            self._valid = self._take(loader, self.valid_batches)
+            self._valid = list(split_batches(
+                self.task, "valid", self.runtime, shuffle=True, seed=self.seed + 104_729,
+                max_batches=self.valid_batches))
         return self._valid
-
-    def _take(self, loader: Iterable[Batch], limit: int | None) -> list[Batch]:
-        batches = []
-        for step, (x, y) in enumerate(loader):
-            if limit is not None and step >= limit:
-                break
-            batches.append((x.to(self.device), y.to(self.device)))
-        return batches
 
     def cost(self, arch: Architecture) -> Cost:
         key = self.space.key(arch)
@@ -123,12 +122,13 @@ class SupernetEvaluator(Evaluator):
 @EVALUATORS.register("supernet")
 def supernet_evaluator(space: SearchSpace, task: Task, device: torch.device, checkpoint: str,
                        recalibration_batches: int = 20, valid_batches: int | None = None,
-                       seed: int = 0) -> SupernetEvaluator:
+                       seed: int = 0, runtime: Runtime | None = None) -> SupernetEvaluator:
     """Inherited-weight evaluation with the supernet a one-shot run trained: ``checkpoint``
     is that run's directory or its ``checkpoint.pt`` (e.g. to search one trained SPOS
     supernet again under other constraints, with any ask/tell strategy)."""
     if task is None:
         raise ConfigError("the supernet evaluator needs a task section")
-    supernet = load_supernet(Path(checkpoint), space, task.shape, device)
-    return SupernetEvaluator(supernet, space, task, device, recalibration_batches,
+    where = runtime or Runtime.of(device)
+    supernet = load_supernet(Path(checkpoint), space, task.shape, where)
+    return SupernetEvaluator(supernet, space, task, where, recalibration_batches,
                              valid_batches, seed)

@@ -14,9 +14,10 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.nn.counting import measure
 from nasforge.registry import EVALUATORS
+from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
 from nasforge.task import Task
-from nasforge.training import TrainSettings, eval_loader, evaluate, fit, seeded
+from nasforge.training import TrainSettings, eval_batches, evaluate, fit, seeded
 
 
 def trial_seed(seed: int, arch: Architecture) -> int:
@@ -34,7 +35,8 @@ class TrainEvaluator(Evaluator):
     ``valid_acc_max5`` takes the best of the last five scored)."""
 
     def __init__(self, space: SearchSpace, task: Task | None, seed: int = 0,
-                 device: torch.device | None = None, epochs: int = 5, lr: float = 0.1,
+                 device: torch.device | None = None, runtime: Runtime | None = None,
+                 epochs: int = 5, lr: float = 0.1,
                  momentum: float = 0.9, weight_decay: float = 5e-4,
                  optimizer: Literal["sgd", "adam"] = "sgd", grad_clip: float | None = 5.0,
                  label_smoothing: float = 0.0, max_batches: int | None = None,
@@ -46,7 +48,7 @@ class TrainEvaluator(Evaluator):
         if valid_epochs is not None and valid_epochs <= 0:
             raise ConfigError(f"evaluator.valid_epochs must be positive, got {valid_epochs}")
         self.space, self.task, self.seed = space, task, seed
-        self.device = device or torch.device("cpu")
+        self.runtime = runtime or Runtime.of(device)  # device alone: float32, eager
         self.settings = TrainSettings(
             epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay,
             optimizer=optimizer, grad_clip=grad_clip, label_smoothing=label_smoothing,
@@ -60,13 +62,13 @@ class TrainEvaluator(Evaluator):
         with seeded(seed):
             model = self.space.build(arch, self.task.shape)
         cost = measure(model, self.task.input_shape)
-        history = fit(model, self.task, self._settings_for(arch), self.device, seed=seed,
+        history = fit(model, self.task, self._settings_for(arch), self.runtime, seed=seed,
                       progress=self.progress, desc="train from scratch")
         metrics = {OBJECTIVE: history.valid_acc[-1], "train_loss": history.train_loss[-1],
                    # Zoph & Le's CIFAR reward: the best valid accuracy of the last 5 epochs
                    "valid_acc_max5": max(history.valid_acc[-5:])}
         if self.report_test:
-            metrics["test_acc"] = evaluate(model, eval_loader(self.task, "test"), self.device)[0]
+            metrics["test_acc"] = evaluate(model, eval_batches(self.task, "test", self.runtime))[0]
         return Result(metrics=metrics, cost=time.perf_counter() - start,
                       params=cost.params, flops=cost.flops)
 

@@ -50,14 +50,24 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
             hooks.append(module.register_forward_hook(on_linear))
     was_training = model.training
     model.eval()
+    device, dtype = placement(model)
     try:
         with torch.no_grad():
-            model(torch.zeros(1, *input_shape))
+            model(torch.zeros(1, *input_shape, device=device, dtype=dtype))
     finally:
         for hook in hooks:
             hook.remove()
         model.train(was_training)
     return total
+
+
+def placement(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Where the probe input must be: the device and dtype of the model's first floating
+    tensor (a model on a GPU, or in float64, is counted where it is)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.device, tensor.dtype
+    return torch.device("cpu"), torch.float32
 
 
 def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Cost:

@@ -14,6 +14,7 @@ import torch
 from nasforge.architecture import Architecture
 from nasforge.config import Budget, Component
 from nasforge.evaluators.base import Evaluator
+from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
@@ -51,7 +52,7 @@ class SelectionContext:
     supernet: Supernet
     strategy: OneShotStrategy
     task: Task
-    device: torch.device
+    device: torch.device | Runtime  # a device alone: float32, eager
     rng: np.random.Generator
     save: Callable[[dict[str, Any]], None] = lambda state: None
     state: dict[str, Any] | None = None
@@ -59,6 +60,11 @@ class SelectionContext:
     scores: list[dict[str, Any]] = field(default_factory=list)
     space: SearchSpace | None = None
     run_dir: Path | None = None
+    runtime: Runtime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.runtime = Runtime.of(self.device)
+        self.device = self.runtime.device
 
 
 class Selection(ABC):

@@ -63,7 +63,7 @@ class EvolutionSelection(Selection):
             raise ConfigError("the evolution selection needs the run's search space")
         seed = int(ctx.rng.integers(2**31))
         strategy = self._make_strategy(ctx.space, ctx.task, seed)
-        evaluator = SupernetEvaluator(ctx.supernet, ctx.space, ctx.task, ctx.device,
+        evaluator = SupernetEvaluator(ctx.supernet, ctx.space, ctx.task, ctx.runtime,
                                       self.recalibration_batches, self.valid_batches, seed)
         run_dir = ctx.run_dir / SUBDIR if ctx.run_dir is not None else None
         trials = self.inner_search.run(ctx.space, evaluator, strategy,

@@ -12,6 +12,7 @@ from nasforge.errors import ConfigError
 from nasforge.progress import Progress
 from nasforge.registry import SELECTIONS
 from nasforge.selection.base import Selection, SelectionContext
+from nasforge.training import split_batches
 
 log = logging.getLogger(__name__)
 MEASUREMENT_SEED = 7_919  # the fixed order of the valid batches of every measurement
@@ -133,17 +134,16 @@ class PerturbationSelection(Selection):
         Batch statistics make the batches' mix matter: they are drawn at random, as the
         authors' valid queue does, the same ones for every measurement (a task stored class
         by class would otherwise give single-class batches, and a capped measurement only
-        the first classes)."""
+        the first classes). The forward is the training step's (compiled when the run
+        compiles: in its static form a mask changes no graph); the count is read once."""
         ctx.supernet.train()
-        correct = count = 0
-        batches = ctx.task.loader("valid", shuffle=True, seed=MEASUREMENT_SEED)
-        for step, (x, y) in enumerate(batches):
-            if self.valid_batches is not None and step >= self.valid_batches:
-                break
-            x, y = x.to(ctx.device), y.to(ctx.device)
-            correct += (ctx.supernet(x).argmax(1) == y).sum().item()
+        correct: torch.Tensor | int = 0
+        count = 0
+        for x, y in split_batches(ctx.task, "valid", ctx.runtime, shuffle=True,
+                                  seed=MEASUREMENT_SEED, max_batches=self.valid_batches):
+            correct = correct + (ctx.strategy.forward(x).argmax(1) == y).sum()
             count += len(y)
-        return 100.0 * correct / max(count, 1)
+        return 100.0 * float(correct) / max(count, 1)
 
 
 def _undecided(ctx: SelectionContext, state: dict[str, Any]) -> list[list[str]]:

@@ -18,6 +18,7 @@ from nasforge.progress import Progress
 from nasforge.registry import SELECTIONS
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.supernet.gates import GateBank
+from nasforge.training import split_batches
 
 if TYPE_CHECKING:
     from nasforge.report.figure import Plot
@@ -183,13 +184,9 @@ class _Data:
     def _take(self, name: str, split: str, limit: int | None, shuffle: bool = False
               ) -> list[Batch]:
         if name not in self._cache:
-            loader = self.ctx.task.loader(split, shuffle=shuffle, seed=7_919)  # type: ignore[arg-type]
-            batches = []
-            for step, (x, y) in enumerate(loader):
-                if limit is not None and step >= limit:
-                    break
-                batches.append((x.to(self.ctx.device), y.to(self.ctx.device)))
-            self._cache[name] = batches
+            self._cache[name] = list(split_batches(
+                self.ctx.task, split, self.ctx.runtime, shuffle=shuffle,  # type: ignore[arg-type]
+                seed=7_919, max_batches=limit))
         return self._cache[name]
 
     def valid(self) -> list[Batch]:  # shuffled: a capped split is a random subset of it

@@ -129,7 +129,7 @@ class RLController(AskTellStrategy):
         """One REINFORCE step on the buffered (architecture, reward) pairs."""
         rewards = np.array([r for _, r, _ in self.buffer])
         baseline = float(rewards.mean()) if self.baseline is None else self.baseline
-        loss, entropies = torch.zeros(()), []
+        loss, entropies = self.net.start.new_zeros(()), []
         for arch, reward, _ in self.buffer:
             log_prob, entropy, n_tokens = self.layout.score(self.net, Architecture(arch))
             loss = loss - (reward - baseline) * log_prob - self.entropy_weight * entropy

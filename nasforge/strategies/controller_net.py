@@ -64,7 +64,8 @@ class ControllerNet(nn.Module):
         x, state = self.start, None
         anchors: dict[int, torch.Tensor] = {}
         tokens: list[int] = []
-        log_prob, entropy = torch.zeros(()), torch.zeros(())
+        log_prob, entropy = self.start.new_zeros(()), self.start.new_zeros(())
+        device = self.start.device  # tokens are made where the controller is
         for step in steps:
             out, state = self.lstm(x, state)
             h = out[0, 0]
@@ -72,12 +73,12 @@ class ControllerNet(nn.Module):
             for dist in dists:
                 token = given[len(tokens)] if given is not None else _sample(dist, generator)
                 tokens.append(token)
-                log_prob = log_prob + dist.log_prob(torch.tensor(token, dtype=torch.float)
+                log_prob = log_prob + dist.log_prob(self.start.new_tensor(token)
                                                     if step.layer is not None
-                                                    else torch.tensor(token))
+                                                    else torch.tensor(token, device=device))
                 entropy = entropy + dist.entropy()
             if step.layer is None:
-                x = self.embeddings[step.kind](torch.tensor([[tokens[-1]]]))
+                x = self.embeddings[step.kind](torch.tensor([[tokens[-1]]], device=device))
             else:
                 anchors[step.layer] = h
                 x = self.anchor_input

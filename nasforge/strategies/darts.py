@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from nasforge.batches import Batch
 from nasforge.errors import ConfigError
 from nasforge.registry import STRATEGIES
+from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
-from nasforge.task import Task
+from nasforge.task import Split, Task
+from nasforge.trainer import Phase, StepOutput, Update
 from nasforge.training import seeded
 
 
@@ -54,28 +57,31 @@ class DartsSearch(OneShotStrategy):
             alpha_init
         self.finetune_lr, self.max_batches = finetune_lr, max_batches
         self.alpha = nn.Parameter(torch.zeros(0))
-        self.generator = torch.Generator().manual_seed(seed)
+        # every step: alpha on a valid batch, then the weights on a train batch
+        self.uses_valid = not fixed_alpha
 
-    def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
-        super().setup(supernet, task, device)
+    def setup(self, supernet: Supernet, task: Task, runtime: Runtime | torch.device) -> None:
+        super().setup(supernet, task, runtime)
         init = torch.zeros(supernet.alpha_shape)
         if not self.fixed_alpha:
             with seeded(self.seed):
                 init = self.alpha_init * torch.randn(supernet.alpha_shape)
-        self.alpha = nn.Parameter(init.to(device))
+        self.alpha = nn.Parameter(init.to(self.runtime.device, self.runtime.dtype))
+        fast = self.runtime.optimizer_options()
         self.w_optimizer = torch.optim.SGD(supernet.parameters(), lr=self.lr,
-                                           momentum=self.momentum, weight_decay=self.weight_decay)
+                                           momentum=self.momentum, weight_decay=self.weight_decay,
+                                           **fast)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.w_optimizer, max(self.epochs, 1), eta_min=self.lr_min)
         self.a_optimizer = torch.optim.Adam([self.alpha], lr=self.alpha_lr, betas=(0.5, 0.999),
-                                            weight_decay=self.alpha_weight_decay)
+                                            weight_decay=self.alpha_weight_decay, **fast)
         self.ft_optimizer: torch.optim.Optimizer | None = None
         self._apply_alpha()
 
     def op_strengths(self) -> torch.Tensor:
         """softmax(alpha) over each edge's own ops (zero where an edge has fewer ops)."""
         assert self.supernet is not None
-        valid = self.supernet.arch_state.valid.to(self.alpha.device)
+        valid = self.supernet.arch_state.valid
         return torch.softmax(self.alpha.masked_fill(valid == 0, -math.inf), dim=-1)
 
     def strengths_caption(self) -> str | None:
@@ -87,55 +93,40 @@ class DartsSearch(OneShotStrategy):
         assert self.supernet is not None
         self.supernet.set_weights(self.op_strengths())
 
-    def _batches(self, split: str, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        assert self.task is not None
-        seed = self.seed * 100_003 + epoch * 2 + (split == "valid")
-        loader = self.task.loader(split, shuffle=True, seed=seed)  # type: ignore[arg-type]
-        for step, (x, y) in enumerate(self.dist.shard(loader)):
-            if self.max_batches is not None and step >= self.max_batches:
-                return
-            if split == "train" and self.task.augment is not None:
-                x = self.task.augment(x, self.generator)
-            yield x.to(self.device), y.to(self.device)
-
-    def _endless(self, split: str, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Valid batches for the alpha steps, restarting when the split is shorter."""
-        for rounds in range(1_000_000):
-            yield from self._batches(split, epoch * 1000 + rounds)
+    def batch_seed(self, split: Split, epoch: int) -> int:
+        """Train and valid batches in their own orders (the valid stream restarts, with
+        ``epoch * 1000 + round``, when it runs out)."""
+        return self.seed * 100_003 + epoch * 2 + (split == "valid")
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        assert self.supernet is not None
-        return nn.functional.cross_entropy(self.supernet(x), y)
+        return nn.functional.cross_entropy(self.forward(x), y)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        metrics = self._epoch(epoch, self.w_optimizer)
+        metrics = super().train_epoch(epoch)
         self.scheduler.step()
         return metrics
 
-    def _epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, float]:
-        """Alternate one alpha step (valid batch) and one weight step (train batch)."""
+    def training_step(self, batch: Batch, valid: Batch | None) -> StepOutput:
+        """Eq. 5-8: one alpha step on the valid batch, then the weight loss on the train
+        batch at the updated alpha."""
+        x, y = batch
+        if not self.fixed_alpha:
+            assert valid is not None
+            self._alpha_step(x, y, *valid)
+        self._apply_alpha()
+        logits = self.forward(x)
+        return StepOutput(nn.functional.cross_entropy(logits, y), logits, y)
+
+    def update(self, phase: Phase) -> Update:
+        """The weights (SGD; a fresh one at ``finetune_lr`` between PT decisions), clipped."""
         assert self.supernet is not None
-        self.supernet.train()
-        losses, correct, count = 0.0, 0, 0
-        with self.epoch_rng(epoch):  # dropout inside the supernet repeats
-            valid = self._endless("valid", epoch)
-            for x, y in self._batches("train", epoch):
-                xv, yv = next(valid)
-                if not self.fixed_alpha:
-                    self._alpha_step(x, y, xv, yv)
-                self._apply_alpha()
-                logits = self.supernet(x)
-                loss = nn.functional.cross_entropy(logits, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.dist.average_gradients(self.supernet.parameters())
-                nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
-                optimizer.step()
-                losses += loss.item() * len(y)
-                correct += (logits.argmax(1) == y).sum().item()
-                count += len(y)
-        self.dist.average_buffers(self.supernet)
-        return {"train_loss": losses / max(count, 1), "train_acc": 100.0 * correct / max(count, 1)}
+        optimizer: torch.optim.Optimizer = self.w_optimizer
+        if phase == "finetune":
+            if self.ft_optimizer is None:
+                self.ft_optimizer = self._finetune_optimizer()
+            optimizer = self.ft_optimizer
+        params = list(self.supernet.parameters())
+        return Update([optimizer], params, grad_clip=self.grad_clip)
 
     def _alpha_step(self, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor,
                     yv: torch.Tensor) -> None:
@@ -187,13 +178,6 @@ class DartsSearch(OneShotStrategy):
             grads.append(torch.zeros_like(self.alpha) if grad is None else grad)
         return (grads[0] - grads[1]) / (2 * r)
 
-    def finetune_epoch(self, epoch: int) -> dict[str, float]:
-        """Between DARTS-PT decisions: the same alternating steps (alpha too, unless fixed, as
-        the authors' code does), with a fresh SGD at ``finetune_lr`` (lr / 10)."""
-        if self.ft_optimizer is None:
-            self.ft_optimizer = self._finetune_optimizer()
-        return self._epoch(10_000 + epoch, self.ft_optimizer)
-
     def state_dict(self) -> dict[str, Any]:
         return {
             "alpha": self.alpha.detach().cpu(),
@@ -210,7 +194,7 @@ class DartsSearch(OneShotStrategy):
             raise ConfigError(f"checkpoint alpha has shape {tuple(alpha.shape)}, this supernet "
                               f"needs {tuple(self.alpha.shape)}")
         with torch.no_grad():
-            self.alpha.copy_(alpha.to(self.alpha.device))
+            self.alpha.copy_(alpha.to(self.alpha))
         self.w_optimizer.load_state_dict(state["w_optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.a_optimizer.load_state_dict(state["a_optimizer"])
@@ -223,4 +207,5 @@ class DartsSearch(OneShotStrategy):
     def _finetune_optimizer(self) -> torch.optim.Optimizer:
         assert self.supernet is not None
         return torch.optim.SGD(self.supernet.parameters(), lr=self.finetune_lr,
-                               momentum=self.momentum, weight_decay=self.weight_decay)
+                               momentum=self.momentum, weight_decay=self.weight_decay,
+                               **self.runtime.optimizer_options())

@@ -1,66 +1,63 @@
 """The one-shot strategy interface: train a supernet (``fit``, one epoch at a time, so a run
-can checkpoint between epochs), then hand it to a pluggable selection."""
+can checkpoint between epochs), then hand it to a pluggable selection.
+
+A strategy declares its training step and its optimizers; the loop that runs them (batches on
+the device, gradient averaging, clipping, metrics, compilation) is ``nasforge.trainer``'s, the
+same for every strategy and for PT's fine-tuning between decisions."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
 
+from nasforge.batches import Batch
 from nasforge.distributed import SINGLE, DistContext
+from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
 from nasforge.supernet import build_oneshot_supernet, check_has_supernet
 from nasforge.supernet.base import Supernet
-from nasforge.task import Shape, Task
+from nasforge.task import Shape, Split, Task
+from nasforge.trainer import Phase, StepOutput, SupernetTrainer, Update
 
 
 class OneShotStrategy(ABC):
-    """Owns the supernet's training (weights and its own architecture parameters)."""
+    """Owns the supernet's training (weights and its own architecture parameters).
+
+    Subclasses implement ``training_step`` (one batch: the architecture's own update, if
+    any, then the loss of the weight update) and ``update`` (what the weight update steps),
+    and may extend ``train_epoch`` / ``finetune_epoch`` (e.g. an epoch-wise schedule)."""
 
     epochs: int
     gated: bool = False  # trains the space's gated supernet (PGNAS) instead of the plain one
+    uses_valid: bool = False  # each training step also takes a valid batch (bilevel: DARTS)
+    max_batches: int | None = None
 
     def __init__(self, space: SearchSpace, seed: int = 0) -> None:
         self.space = space
         self.seed = seed
         self.supernet: Supernet | None = None
         self.task: Task | None = None
-        self.device = torch.device("cpu")
+        self.runtime = Runtime()
         self.dist: DistContext = SINGLE  # data-parallel group (nasforge.distributed)
+        self.generator = torch.Generator().manual_seed(seed)  # training augmentation
+        self._trainer: SupernetTrainer | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.runtime.device
 
     def set_distributed(self, context: DistContext) -> None:
         """Train as one replica of a data-parallel group: this rank's shard of the batches,
         gradients averaged across ranks before each step."""
         self.dist = context
+        if self._trainer is not None:
+            self._trainer.dist = context
 
     def check_space(self) -> None:
         """Raise a ConfigError now if this strategy has no supernet for its space."""
         check_has_supernet(self.space, gated=self.gated)
-
-    def train_batches(self, seed: int, max_batches: int | None, generator: torch.Generator
-                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """One epoch of (augmented) training batches on the device, shuffled by ``seed``:
-        this rank's shard in a data-parallel group, at most ``max_batches``."""
-        assert self.task is not None
-        loader = self.task.loader("train", shuffle=True, seed=seed)
-        for step, (x, y) in enumerate(self.dist.shard(loader)):
-            if max_batches is not None and step >= max_batches:
-                return
-            if self.task.augment is not None:
-                x = self.task.augment(x, generator)
-            yield x.to(self.device), y.to(self.device)
-
-    @contextmanager
-    def epoch_rng(self, epoch: int) -> Iterator[None]:
-        """Run an epoch on the global torch RNG seeded from (seed, epoch), restored after:
-        dropout and noise inside the supernet repeat exactly, on resume too."""
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed * 100_003 + epoch)
-            yield
 
     def supernet_options(self) -> dict[str, Any]:
         """Options of the supernet factory (e.g. PGNAS's gate init_p and tau); a checkpoint
@@ -73,16 +70,41 @@ class OneShotStrategy(ABC):
         return build_oneshot_supernet(self.space, shape, gated=self.gated,
                                       **self.supernet_options())
 
-    def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
-        self.supernet, self.task, self.device = supernet, task, device
+    def setup(self, supernet: Supernet, task: Task, runtime: Runtime | torch.device) -> None:
+        """Train ``supernet`` (already on the runtime's device and dtype) on ``task``."""
+        self.supernet, self.task, self.runtime = supernet, task, Runtime.of(runtime)
+        self._trainer = SupernetTrainer(supernet, task, self.runtime, self.dist)
 
-    @abstractmethod
+    @property
+    def trainer(self) -> SupernetTrainer:
+        assert self._trainer is not None, "setup() first"
+        return self._trainer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The supernet's forward as the training step runs it (compiled when asked)."""
+        return self.trainer.forward(x)
+
+    def batch_seed(self, split: Split, epoch: int) -> int:
+        """The seed of the order of ``split``'s batches in ``epoch``."""
+        del split
+        return self.seed * 100_003 + epoch
+
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One epoch of supernet training; returns metrics for the run's history."""
+        return self.trainer.epoch(self, epoch, "search")
+
+    def finetune_epoch(self, epoch: int) -> dict[str, float]:
+        """One epoch of weight-only training between selection decisions (DARTS-PT)."""
+        return self.trainer.epoch(self, 10_000 + epoch, "finetune")
 
     @abstractmethod
-    def finetune_epoch(self, epoch: int) -> dict[str, float]:
-        """One epoch of weight-only training between selection decisions."""
+    def training_step(self, batch: Batch, valid: Batch | None) -> StepOutput:
+        """One batch: the strategy's own update (e.g. alpha on ``valid``), then the loss the
+        weight update minimises."""
+
+    @abstractmethod
+    def update(self, phase: Phase) -> Update:
+        """What the weight update of ``phase`` ("search" or "finetune") steps."""
 
     @abstractmethod
     def op_strengths(self) -> torch.Tensor:

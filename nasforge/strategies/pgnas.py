@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from nasforge.batches import Batch
 from nasforge.errors import ConfigError
 from nasforge.registry import STRATEGIES
+from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.supernet.gates import GateBank, regulariser
 from nasforge.task import Task
+from nasforge.trainer import Phase, StepOutput, Update
 
 
 @STRATEGIES.register("pgnas")
@@ -60,7 +63,6 @@ class PosteriorTraining(OneShotStrategy):
         self.weight_factor, self.p_dependent = weight_factor, p_dependent
         self.dropout, self.fixed_rate, self.grad_clip = dropout, fixed_rate, grad_clip
         self.finetune_lr, self.max_batches = finetune_lr, max_batches
-        self.generator = torch.Generator().manual_seed(seed)
 
     def supernet_options(self) -> dict[str, Any]:
         return {"init_p": self.init_p, "tau": self.tau}
@@ -71,77 +73,76 @@ class PosteriorTraining(OneShotStrategy):
         assert isinstance(bank, GateBank), "pgnas needs a gated supernet"
         return bank
 
-    def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
-        super().setup(supernet, task, device)
+    def setup(self, supernet: Supernet, task: Task, runtime: Runtime | torch.device) -> None:
+        super().setup(supernet, task, runtime)
         p = self.bank.logit_p
         gated = {id(q) for gate in self.bank.gates for q in gate.weights()}
         weights = [q for q in supernet.parameters() if q is not p]
+        fast = self.runtime.optimizer_options()
         self.optimizer = torch.optim.SGD(
             [{"params": [q for q in weights if id(q) in gated], "weight_decay": 0.0},
              {"params": [q for q in weights if id(q) not in gated],
-              "weight_decay": self.weight_decay}], lr=self.lr, momentum=self.momentum)
+              "weight_decay": self.weight_decay}], lr=self.lr, momentum=self.momentum, **fast)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer,
                                                                     max(self.epochs, 1))
-        self.p_optimizer = torch.optim.Adam([p], lr=self.p_lr)
+        self.p_optimizer = torch.optim.Adam([p], lr=self.p_lr, **fast)
         self.ft_optimizer: torch.optim.Optimizer | None = None
         self.n_train = len(task.train)  # type: ignore[arg-type]
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        metrics = self._epoch(epoch, self.optimizer)
+        metrics = self._gated_epoch(lambda: super(PosteriorTraining, self).train_epoch(epoch))
         self.scheduler.step()
         return metrics
 
     def finetune_epoch(self, epoch: int) -> dict[str, float]:
-        if self.ft_optimizer is None:
-            self.ft_optimizer = self._finetune_optimizer()
-        return self._epoch(10_000 + epoch, self.ft_optimizer)
+        return self._gated_epoch(lambda: super(PosteriorTraining, self).finetune_epoch(epoch))
 
     def _finetune_optimizer(self) -> torch.optim.Optimizer:
         assert self.supernet is not None
         return torch.optim.SGD(self.supernet.parameters(), lr=self.finetune_lr,
-                               momentum=self.momentum)
+                               momentum=self.momentum, **self.runtime.optimizer_options())
 
-    def _epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, float]:
-        assert self.supernet is not None
-        learned = self.dropout == "learned"
-        self.bank.set_mode("relaxed" if learned else "fixed", self.fixed_rate)
-        self.supernet.train()
-        nll_sum, reg, correct, count = 0.0, 0.0, 0, 0
-        with self.epoch_rng(epoch):  # the gates' noise, reproducible
-            for x, y in self._batches(epoch):
-                logits = self.supernet(x)
-                nll = nn.functional.cross_entropy(logits, y)
-                loss = nll
-                if learned:
-                    term = self.regulariser()
-                    loss = loss + term
-                    reg = float(term.detach())
-                optimizer.zero_grad(set_to_none=True)
-                self.p_optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.dist.average_gradients(self.supernet.parameters())  # p included
-                if self.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
-                optimizer.step()
-                if learned:
-                    self.p_optimizer.step()
-                nll_sum += float(nll.detach()) * len(y)
-                correct += int((logits.argmax(1) == y).sum())
-                count += len(y)
-        self.dist.average_buffers(self.supernet)
+    @property
+    def learned(self) -> bool:
+        return self.dropout == "learned"
+
+    def _gated_epoch(self, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+        """An epoch with the gates dropping (relaxed, or hard at the fixed rate), then off."""
+        self.bank.set_mode("relaxed" if self.learned else "fixed", self.fixed_rate)
+        metrics = run()
         self.bank.set_mode("off")
         # the rate the gates dropped at: the posterior's mean, or the fixed baseline's rate
         # (its p is never trained and would report only its initial value)
-        rate = float(self.bank.drop_probs().detach().mean()) if learned else self.fixed_rate
-        return {"train_nll": nll_sum / max(count, 1), "regulariser": reg,
-                "train_acc": 100.0 * correct / max(count, 1), "mean_drop_p": rate}
+        rate = float(self.bank.drop_probs().detach().mean()) if self.learned \
+            else self.fixed_rate
+        return {"train_nll": metrics["train_nll"], "regulariser": metrics.get("regulariser", 0.0),
+                "train_acc": metrics["train_acc"], "mean_drop_p": rate}
+
+    def training_step(self, batch: Batch, valid: Batch | None) -> StepOutput:
+        """Eq. 6-8: the data NLL under relaxed gates plus the p-dependent regulariser."""
+        x, y = batch
+        logits = self.forward(x)
+        nll = nn.functional.cross_entropy(logits, y)
+        if not self.learned:
+            return StepOutput(nll, logits, y, extras={"train_nll": nll})
+        term = self.regulariser()
+        return StepOutput(nll + term, logits, y, extras={"train_nll": nll},
+                          latest={"regulariser": term})
+
+    def update(self, phase: Phase) -> Update:
+        """The weights (and, learned, the drop probabilities p: Adam), clipped together."""
+        assert self.supernet is not None
+        optimizer: torch.optim.Optimizer = self.optimizer
+        if phase == "finetune":
+            if self.ft_optimizer is None:
+                self.ft_optimizer = self._finetune_optimizer()
+            optimizer = self.ft_optimizer
+        optimizers = [optimizer, self.p_optimizer] if self.learned else [optimizer]
+        return Update(optimizers, list(self.supernet.parameters()), grad_clip=self.grad_clip)
 
     def regulariser(self) -> torch.Tensor:
         return regulariser(self.bank, self.n_train, self.length_scale2, self.p_dependent,
                            self.weight_factor, self.init_p)
-
-    def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return self.train_batches(self.seed * 100_003 + epoch, self.max_batches, self.generator)
 
     def op_strengths(self) -> torch.Tensor:
         """Keep probabilities 1 - p per (layer, group): the learned posterior's heatmap."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -10,13 +9,16 @@ import torch
 from torch import nn
 
 from nasforge.architecture import Architecture
+from nasforge.batches import Batch
 from nasforge.distributed import DistContext
 from nasforge.errors import ConfigError
 from nasforge.registry import STRATEGIES
+from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.task import Task
+from nasforge.trainer import Phase, StepOutput, Update
 
 
 @STRATEGIES.register("spos")
@@ -61,7 +63,6 @@ class SinglePathTraining(OneShotStrategy):
         self.flops_probe = flops_probe
         self.finetune_lr, self.grad_clip, self.max_batches = finetune_lr, grad_clip, max_batches
         self.rng = np.random.default_rng(seed)
-        self.generator = torch.Generator().manual_seed(seed)
         self.flops_cache: dict[str, int] = {}
         self.flops_edges: np.ndarray | None = None
 
@@ -70,15 +71,16 @@ class SinglePathTraining(OneShotStrategy):
         if self.path_per_rank == "independent":  # each rank its own stream of paths
             self.rng = np.random.default_rng([self.seed, context.rank])
 
-    def setup(self, supernet: Supernet, task: Task, device: torch.device) -> None:
-        super().setup(supernet, task, device)
+    def setup(self, supernet: Supernet, task: Task, runtime: Runtime | torch.device) -> None:
+        super().setup(supernet, task, runtime)
         self.optimizer = torch.optim.SGD(_param_groups(supernet, self.weight_decay), lr=self.lr,
-                                         momentum=self.momentum)
+                                         momentum=self.momentum,
+                                         **self.runtime.optimizer_options())
         total = max(1, self.epochs * self._steps_per_epoch())
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: max(0.0, 1.0 - step / total))
         self.ft_optimizer: torch.optim.Optimizer | None = None
-        self.counts = torch.zeros(supernet.alpha_shape)
+        self.counts = torch.zeros(supernet.alpha_shape)  # on the host: counted from the paths
 
     def _steps_per_epoch(self) -> int:
         assert self.task is not None
@@ -116,52 +118,47 @@ class SinglePathTraining(OneShotStrategy):
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         self.counts.zero_()
-        return self._epoch(epoch, self.optimizer, self.scheduler)
+        metrics = super().train_epoch(epoch)
+        return {**metrics, "lr": self.optimizer.param_groups[0]["lr"]}
 
     def finetune_epoch(self, epoch: int) -> dict[str, float]:
         """More single-path training at ``finetune_lr`` (for selections that fine-tune)."""
-        if self.ft_optimizer is None:
-            self.ft_optimizer = self._finetune_optimizer()
-        return self._epoch(10_000 + epoch, self.ft_optimizer, None)
+        metrics = super().finetune_epoch(epoch)
+        assert self.ft_optimizer is not None
+        return {**metrics, "lr": self.ft_optimizer.param_groups[0]["lr"]}
 
     def _finetune_optimizer(self) -> torch.optim.Optimizer:
         assert self.supernet is not None
         return torch.optim.SGD(_param_groups(self.supernet, self.weight_decay),
-                               lr=self.finetune_lr, momentum=self.momentum)
+                               lr=self.finetune_lr, momentum=self.momentum,
+                               **self.runtime.optimizer_options())
 
-    def _epoch(self, epoch: int, optimizer: torch.optim.Optimizer,
-               scheduler: torch.optim.lr_scheduler.LRScheduler | None) -> dict[str, float]:
+    def training_step(self, batch: Batch, valid: Batch | None) -> StepOutput:
+        """Eq. 6-7: a path drawn from the prior, then the loss of that path alone."""
+        x, y = batch
+        self._set_path(self.sample_path())
+        logits = self.forward(x)
+        loss = nn.functional.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        return StepOutput(loss, logits, y)
+
+    def update(self, phase: Phase) -> Update:
+        """The weights of the path (ops off the path get no gradient, so SGD, momentum and
+        weight decay leave them untouched); the linear schedule steps every step."""
         assert self.supernet is not None
-        self.supernet.train()
-        losses, correct, count = 0.0, 0, 0
-        with self.epoch_rng(epoch):  # dropout inside the supernet repeats
-            for x, y in self._batches(epoch):
-                self._set_path(self.sample_path())
-                logits = self.supernet(x)
-                loss = nn.functional.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)  # unsampled ops keep grad None: untouched
-                loss.backward()
-                self.dist.average_gradients(self.supernet.parameters(),
-                                            zero_fill=self.path_per_rank == "independent")
-                if self.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                losses += loss.item() * len(y)
-                correct += (logits.argmax(1) == y).sum().item()
-                count += len(y)
-        self.dist.average_buffers(self.supernet)
-        return {"train_loss": losses / max(count, 1), "train_acc": 100.0 * correct / max(count, 1),
-                "lr": optimizer.param_groups[0]["lr"]}
+        if phase == "finetune":  # more single-path training at ``finetune_lr``
+            if self.ft_optimizer is None:
+                self.ft_optimizer = self._finetune_optimizer()
+            optimizer, schedulers = self.ft_optimizer, []
+        else:
+            optimizer, schedulers = self.optimizer, [self.scheduler]
+        return Update([optimizer], list(self.supernet.parameters()), grad_clip=self.grad_clip,
+                      schedulers=schedulers, zero_fill=self.path_per_rank == "independent")
 
     def _set_path(self, arch: Architecture) -> None:
         assert self.supernet is not None
         self.supernet.set_path(arch)
-        self.counts += self.supernet.arch_state.weights.detach().cpu()
-
-    def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return self.train_batches(self.seed * 100_003 + epoch, self.max_batches, self.generator)
+        for e, i in self.supernet.path_indices(arch).items():  # counted on the host
+            self.counts[e, i] += 1.0
 
     def op_strengths(self) -> torch.Tensor:
         """How often each op was on the sampled path this epoch (rows sum to 1)."""

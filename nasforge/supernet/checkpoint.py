@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from nasforge.errors import ConfigError, RunDirError
+from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
 from nasforge.supernet import build_oneshot_supernet
 from nasforge.supernet.base import Supernet
@@ -34,10 +35,13 @@ def save_checkpoint(path: Path, supernet: Supernet, recipe: dict[str, Any],
 
 
 def read_checkpoint(file: Path) -> dict[str, Any]:
+    """A checkpoint's contents, every tensor loaded onto the CPU (RNG states must be CPU
+    tensors; modules and optimizers copy the rest to their own device), so a supernet
+    trained on a GPU loads on a CPU machine, and the other way round."""
     if not file.is_file():
         raise RunDirError(f"no one-shot checkpoint at {file}")
     try:
-        return torch.load(file, weights_only=False)  # type: ignore[no-any-return]
+        return torch.load(file, weights_only=False, map_location="cpu")  # type: ignore[no-any-return]
     except Exception as exc:  # noqa: BLE001  (any unreadable file)
         raise RunDirError(f"{file}: unreadable checkpoint ({exc})") from None
 
@@ -51,14 +55,15 @@ def restore_supernet(supernet: Supernet, data: dict[str, Any], file: Path) -> No
     supernet.load_verb_state(data["verbs"])
 
 
-def load_supernet(path: Path, space: SearchSpace, shape: Shape, device: torch.device
-                  ) -> Supernet:
+def load_supernet(path: Path, space: SearchSpace, shape: Shape,
+                  device: Runtime | torch.device) -> Supernet:
     """The trained supernet of a one-shot run (its directory or its checkpoint file), built
-    by the factory the run used (a checkpoint without a recipe held a plain supernet)."""
+    by the factory the run used (a checkpoint without a recipe held a plain supernet), on
+    ``device`` (a Runtime: also in its dtype)."""
     file = path / CHECKPOINT if path.is_dir() else path
     data = read_checkpoint(file)
     recipe = data.get("factory") or supernet_recipe(False, {})
     supernet = build_oneshot_supernet(space, shape, gated=recipe["gated"], **recipe["options"])
-    supernet = supernet.to(device)
+    Runtime.of(device).place(supernet)
     restore_supernet(supernet, data, file)
     return supernet

@@ -13,7 +13,7 @@ a node can be cut down to its two kept inputs; ``restore_edge`` undoes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -54,21 +54,6 @@ class DartsMixedOp(MixedOp):
         self.zero = Zero(c, c, stride, dim)
 
 
-class CellEdgeWeights(EdgeWeights):
-    """EdgeWeights where a discretized edge whose kept op is masked contributes nothing, so the
-    topology step can remove an edge after its op was decided."""
-
-    def refresh(self) -> None:
-        super().refresh()
-        removed = [e for e, i in self.fixed.items() if self.mask[e, i] == 0]
-        if removed:
-            keep = torch.ones(len(self.edges), 1)
-            keep[removed] = 0.0
-            self.effective = self.effective * keep.to(self.effective)
-            for e in removed:
-                self.active[e] = []
-
-
 class DartsSearchCell(Preprocess):
     """Every edge of one cell type at once; reads its weights from the shared state."""
 
@@ -103,7 +88,7 @@ class DartsSearchCell(Preprocess):
             branches = [Branch(self._mixed(to, src).ops[i], weights[e, i], to)
                         for to in NODES if to > src
                         for e in [self.index[node_edge(to, src)]] for i in active[e]]
-            accumulate(states, owned, run_cell_branches(state, branches))
+            accumulate(states, owned, run_cell_branches(state, branches, self.state.static))
         return torch.cat(states[2:], dim=1)  # type: ignore[arg-type]  # (batch, 4c, ...)
 
     def _mixed(self, to: int, src: int) -> DartsMixedOp:
@@ -142,13 +127,13 @@ class DartsSupernet(Supernet):
                  layers: int | None = None, channels_last: bool = True,
                  fused: bool = True) -> None:
         super().__init__()
-        self.channels_last = channels_last
+        self.channels_last, self.fused = channels_last, fused
         base = space if space is not None else DartsSpace()
         options = dict(base.options(), C=C or base.C, layers=layers or base.layers)
         self.space = DartsSpace(**options)  # type: ignore[arg-type]
         self.shape = shape
         labels = list(self.space.candidates)
-        self.arch_state = CellEdgeWeights(labels, [self.space.candidates[k] for k in labels])
+        self.arch_state = EdgeWeights(labels, [self.space.candidates[k] for k in labels])
 
         def make_cell(cell: str, c_pp: int, c_p: int, c: int, reduction_prev: bool) -> nn.Module:
             return DartsSearchCell(self.arch_state, cell, c_pp, c_p, c, reduction_prev,
@@ -161,14 +146,26 @@ class DartsSupernet(Supernet):
             x = channels_last(self, self.net.stem[0].weight, x)
         return self.net(x)  # type: ignore[no-any-return]
 
-    def set_path(self, arch: Architecture) -> None:
-        """The 16 edges ``arch`` keeps run their op (weight 1); every other edge is off."""
+    def path_indices(self, arch: Architecture) -> dict[int, int]:
+        """The 16 edges ``arch`` keeps, with their ops; every other edge is off."""
         state = self.arch_state
-        onehot = torch.zeros_like(state.valid)
+        path = {}
         for edge, op in self.space.edges_from_architecture(arch).items():
             e = state.edge_index(edge)
-            onehot[e, state.op_index(e, op)] = 1.0
-        state.set(onehot)
+            path[e] = state.op_index(e, op)
+        return path
+
+    @property
+    def has_static_form(self) -> bool:
+        return self.fused  # the fused cells gate batch-norm updates by weight
+
+    def op_modules(self) -> Iterator[tuple[int, int, nn.Module]]:
+        for cell in self.net.cells:
+            if isinstance(cell, DartsSearchCell):
+                for name, mixed in cell.edges.items():
+                    assert isinstance(mixed, DartsMixedOp)
+                    for i, op in enumerate(mixed.ops):
+                        yield cell.index[name], i, op
 
     def to_architecture(self, edge_ops: dict[str, str]) -> Architecture:
         """The space's architecture for the kept edges (exactly 2 per node and cell type)."""
@@ -183,9 +180,7 @@ class DartsSupernet(Supernet):
     def remove_edge(self, edge: str) -> None:
         """Topology step: mask every op of ``edge`` (it then contributes zeros)."""
         state = self.arch_state
-        e = state.edge_index(edge)
-        state.mask[e] = 0.0
-        state.refresh()
+        state.set_mask(state.edge_index(edge), None, keep=False)
 
     def restore_edge(self, edge: str) -> None:
         self.unmask(edge)

@@ -17,6 +17,10 @@ Only the ops each edge must run (``EdgeWeights.active``) take part, so masked, d
 and single-path modes go through the same code. Running statistics are written back to each
 op's own batch norm with the semantics of ``nn.BatchNorm`` (momentum, or the cumulative
 average when momentum is None, as in batch-norm recalibration).
+
+``static`` (the supernet's static form, for compiled steps): every op runs, and an op whose
+weight is zero keeps its batch-norm statistics and count as they were (``torch.where`` on the
+device, no branch on the host), as if it had not run.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ class Branch:
 Term = tuple[int, torch.Tensor, torch.Tensor | None]  # (target, y, weight or None if applied)
 
 
-def run_branches(x: torch.Tensor, branches: Sequence[Branch]) -> list[Term]:
+def run_branches(x: torch.Tensor, branches: Sequence[Branch], static: bool = False
+                 ) -> list[Term]:
     """The terms ``w * op(x)`` of every branch, the shared work done once. Convolution terms
     come first, already scaled (by their batch norm); the other terms carry their weight,
     so :func:`accumulate` can fuse the multiply into the sum."""
@@ -61,11 +66,12 @@ def run_branches(x: torch.Tensor, branches: Sequence[Branch]) -> list[Term]:
         elif kind != _OTHER:
             free.setdefault(kind, []).append(b)
         else:
-            rest.append((b.target, b.op(x), b.weight))
+            y = gated_call(b.op, x, b.weight) if static else b.op(x)
+            rest.append((b.target, y, b.weight))
     if convs:
         relu = torch.relu(x)
         for group in convs.values():
-            out.extend(_fused_conv_bn(relu, group))
+            out.extend(_fused_conv_bn(relu, group, static))
     for group in free.values():
         y = group[0].op(x)
         out.extend((b.target, y, b.weight) for b in group)
@@ -136,29 +142,53 @@ def batch_norm_key(bn: _BatchNorm) -> tuple[object, ...]:
 
 
 def _next_factor(bn: _BatchNorm) -> float:
-    """The running-statistics factor of ``bn``'s next update in train mode."""
+    """The running-statistics factor of ``bn``'s next update in train mode. Only the
+    cumulative average (momentum None: batch-norm recalibration) reads the batch count,
+    which waits for the device; a training step with momentum never does."""
+    if bn.momentum is not None:
+        return bn.momentum
     if bn.num_batches_tracked is None:
-        return 0.0 if bn.momentum is None else bn.momentum
-    return running_stats_factor(bn.momentum, int(bn.num_batches_tracked) + 1)
+        return 0.0
+    return running_stats_factor(None, int(bn.num_batches_tracked) + 1)
 
 
-def _fused_conv_bn(relu: torch.Tensor, group: Sequence[Branch]) -> list[Term]:
+def gated_call(op: nn.Module, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``op(x)``, its buffers (batch-norm statistics) restored where ``weight`` is zero."""
+    buffers = list(op.buffers()) if op.training else []
+    saved = [b.clone() for b in buffers]
+    y = op(x)
+    with torch.no_grad():
+        keep = weight != 0
+        for b, old in zip(buffers, saved, strict=True):
+            b.copy_(torch.where(keep, b, old))
+    return y  # type: ignore[no-any-return]
+
+
+def keeps(group: Sequence[Branch], static: bool) -> list[torch.Tensor] | None:
+    """Per branch, whether its batch norms update (static form: where its weight is not
+    zero); None: all of them do."""
+    return [b.weight != 0 for b in group] if static else None
+
+
+def _fused_conv_bn(relu: torch.Tensor, group: Sequence[Branch], static: bool = False
+                   ) -> list[Term]:
     convs = [b.op[1] for b in group]  # type: ignore[index]  # ReLUConvBN: relu, conv, bn
     norms: list[_BatchNorm] = [b.op[2] for b in group]  # type: ignore[index]
     weight = convs[0].weight if len(convs) == 1 else torch.cat([c.weight for c in convs])
     y = convs[0]._conv_forward(relu, weight, None)
     widths = [c.out_channels for c in convs]
     scale = torch.cat([b.weight.reshape(1).expand(w) for b, w in zip(group, widths, strict=True)])
-    y = fused_batch_norm(y, norms, scale)
+    y = fused_batch_norm(y, norms, scale, keeps(group, static))
     return [(b.target, part, None) for b, part in zip(group, y.split(widths, 1), strict=True)]
 
 
-def fused_batch_norm(y: torch.Tensor, norms: Sequence[_BatchNorm], scale: torch.Tensor | None
-                     ) -> torch.Tensor:
+def fused_batch_norm(y: torch.Tensor, norms: Sequence[_BatchNorm], scale: torch.Tensor | None,
+                     keep: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
     """One ``F.batch_norm`` over the concatenated channels of ``norms`` (which share their
     settings, see ``batch_norm_key``), scaled per channel by ``scale`` (None: not scaled, as
     batch norms without affine parameters); running statistics are
-    updated and written back to each batch norm as its own forward would."""
+    updated and written back to each batch norm as its own forward would (only where
+    ``keep``, one 0-dim bool per norm, is true, when given)."""
     first = norms[0]
     if first.running_mean is None or first.running_var is None:
         return F.batch_norm(y, None, None, scale, None, True, 0.0, first.eps)
@@ -170,9 +200,23 @@ def fused_batch_norm(y: torch.Tensor, norms: Sequence[_BatchNorm], scale: torch.
     if update:
         with torch.no_grad():
             sizes = [n.num_features for n in norms]
-            for n, m, v in zip(norms, mean.split(sizes), var.split(sizes), strict=True):
-                n.running_mean.copy_(m)  # type: ignore[union-attr]
-                n.running_var.copy_(v)  # type: ignore[union-attr]
-                if n.num_batches_tracked is not None:
-                    n.num_batches_tracked.add_(1)
+            gates = [None] * len(norms) if keep is None else list(keep)
+            for n, m, v, k in zip(norms, mean.split(sizes), var.split(sizes), gates,
+                                  strict=True):
+                _write_back(n, m, v, k)
     return out
+
+
+def _write_back(bn: _BatchNorm, mean: torch.Tensor, var: torch.Tensor,
+                keep: torch.Tensor | None) -> None:
+    assert bn.running_mean is not None and bn.running_var is not None
+    if keep is None:
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(var)
+        if bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+        return
+    bn.running_mean.copy_(torch.where(keep, mean, bn.running_mean))
+    bn.running_var.copy_(torch.where(keep, var, bn.running_var))
+    if bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(keep.to(bn.num_batches_tracked.dtype))

@@ -32,13 +32,22 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
 from nasforge.spaces.darts_ops import DilConv, Noise, SepConv
-from nasforge.supernet.fused import Branch, Term, batch_norm_key, fused_batch_norm, run_branches
+from nasforge.supernet.fused import (
+    Branch,
+    Term,
+    batch_norm_key,
+    fused_batch_norm,
+    keeps,
+    run_branches,
+)
 
 Stage = tuple[_ConvNd, _ConvNd, _BatchNorm]  # depthwise conv, pointwise conv, batch norm
 
 
-def run_cell_branches(x: torch.Tensor, branches: Sequence[Branch]) -> list[Term]:
-    """The terms ``w * op(x)`` of every branch out of one state, shared work done once."""
+def run_cell_branches(x: torch.Tensor, branches: Sequence[Branch], static: bool = False
+                      ) -> list[Term]:
+    """The terms ``w * op(x)`` of every branch out of one state, shared work done once
+    (``static``: see ``nasforge.supernet.fused``)."""
     convs: dict[tuple[object, ...], list[Branch]] = {}
     pools: dict[tuple[object, ...], list[Branch]] = {}
     rest: list[Branch] = []
@@ -55,10 +64,10 @@ def run_cell_branches(x: torch.Tensor, branches: Sequence[Branch]) -> list[Term]
     if convs:
         relu = torch.relu(x)
         for group in convs.values():
-            out.extend(_fused_chain(relu, group))
+            out.extend(_fused_chain(relu, group, static))
     for group in pools.values():
-        out.extend(_fused_pool_bn(group[0].op[0](x), group))  # type: ignore[index]
-    return out + run_branches(x, rest)
+        out.extend(_fused_pool_bn(group[0].op[0](x), group, static))  # type: ignore[index]
+    return out + run_branches(x, rest, static)
 
 
 _STAGES: weakref.WeakKeyDictionary[nn.Module, list[Stage] | None] = weakref.WeakKeyDictionary()
@@ -105,18 +114,19 @@ def _grouped_conv(x: torch.Tensor, convs: Sequence[_ConvNd], groups: int) -> tor
               first.dilation, groups)
 
 
-def _fused_chain(relu: torch.Tensor, group: Sequence[Branch]) -> list[Term]:
+def _fused_chain(relu: torch.Tensor, group: Sequence[Branch], static: bool) -> list[Term]:
     n = len(group)
     chains = [_stages(b.op) for b in group]
-    y = _run_chain(relu if n == 1 else torch.cat([relu] * n, 1), chains, n, group)
+    y = _run_chain(relu if n == 1 else torch.cat([relu] * n, 1), chains, n, group, static)
     return [(b.target, part, None) for b, part in zip(group, y.chunk(n, 1), strict=True)]
 
 
 def _run_chain(x: torch.Tensor, chains: Sequence[list[Stage] | None], n: int,
-               group: Sequence[Branch]) -> torch.Tensor:
+               group: Sequence[Branch], static: bool) -> torch.Tensor:
     """``n`` chains on ``x`` (their ReLU'd inputs side by side); the last batch norm scaled by
     each branch's weight."""
     depth = len(chains[0])  # type: ignore[arg-type]
+    keep = keeps(group, static)
     for s in range(depth):
         stage = [c[s] for c in chains]  # type: ignore[index]
         if s > 0:
@@ -127,7 +137,7 @@ def _run_chain(x: torch.Tensor, chains: Sequence[list[Stage] | None], n: int,
         if s == depth - 1:
             width = stage[0][1].out_channels
             scale = torch.cat([b.weight.reshape(1).expand(width) for b in group])
-        x = fused_batch_norm(x, [bn for _, _, bn in stage], scale)
+        x = fused_batch_norm(x, [bn for _, _, bn in stage], scale, keep)
     return x
 
 
@@ -144,11 +154,12 @@ def _pool_key(op: nn.Module) -> tuple[object, ...]:
     return (type(op[0]).__qualname__, repr(op[0]), batch_norm_key(op[1]))  # type: ignore[index]
 
 
-def _fused_pool_bn(y: torch.Tensor, group: Sequence[Branch]) -> list[Term]:
+def _fused_pool_bn(y: torch.Tensor, group: Sequence[Branch], static: bool) -> list[Term]:
     """One pooled tensor through each branch's batch norm, all in one call, scaled."""
     norms: list[_BatchNorm] = [b.op[1] for b in group]  # type: ignore[index]
     width = y.shape[1]
     scale = torch.cat([b.weight.reshape(1).expand(width) for b in group])
-    out = fused_batch_norm(torch.cat([y] * len(group), 1), norms, scale)
+    out = fused_batch_norm(torch.cat([y] * len(group), 1), norms, scale,
+                           keeps(group, static))
     return [(b.target, part, None) for b, part in
             zip(group, out.chunk(len(group), 1), strict=True)]

@@ -43,7 +43,8 @@ class GateBank(nn.Module):
                                                math.log(init_p / (1 - init_p))))
         self.tau, self.mode, self.fixed_rate = tau, "off", 0.5
         self.gates: list[ChannelGate] = []  # registered by the gates themselves (not modules)
-        self.masks: dict[tuple[int, int], torch.Tensor] = {}
+        self.masks: dict[tuple[int, int], torch.Tensor] = {}  # on the host
+        self._placed: dict[tuple[int, int], torch.Tensor] = {}  # copies where the gates run
         self.register_load_state_dict_post_hook(lambda module, keys: module.check())
 
     def check(self) -> None:
@@ -89,7 +90,17 @@ class GateBank(nn.Module):
 
     def set_masks(self, masks: dict[tuple[int, int], torch.Tensor]) -> None:
         self.masks = masks
+        self._placed = {}
         self.mode = "hard"
+
+    def placed_mask(self, key: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+        """The hard mask of ``key`` on ``like``'s device and dtype, copied once per
+        candidate (not once per forward), without waiting for the device."""
+        mask = self._placed.get(key)
+        if mask is None or mask.device != like.device or mask.dtype != like.dtype:
+            mask = self.masks[key].to(like.device, like.dtype, non_blocking=True)
+            self._placed[key] = mask
+        return mask
 
 
 class ChannelGate(nn.Module):
@@ -122,13 +133,14 @@ class ChannelGate(nn.Module):
             return x
         shape = (x.shape[0], self.units) + (1,) * (x.dim() - 2)
         if bank.mode == "hard":
-            mask = bank.masks[(self.layer, self.group)].to(x)
+            mask = bank.placed_mask((self.layer, self.group), x)
             return x * mask.view((1, self.units) + (1,) * (x.dim() - 2))
         if bank.mode == "fixed":
             keep = (torch.rand(shape, device=x.device) >= bank.fixed_rate).to(x)
             return x * keep
         logit = bank.logit_p[self.layer, self.group]
-        u = torch.rand(shape, device=x.device).clamp(1e-6, 1 - 1e-6)
+        # the noise in the gate's own dtype (half precision cannot hold 1 - 1e-6)
+        u = torch.rand(shape, device=x.device, dtype=logit.dtype).clamp(1e-6, 1 - 1e-6)
         z = torch.sigmoid((logit + torch.log(u) - torch.log1p(-u)) / bank.tau)
         return x * (1 - z)
 
@@ -142,10 +154,10 @@ def regulariser(bank: GateBank, n_train: int, length_scale2: float,
     l^2 (1 - p) / (2N); the authors' code uses 1. ``p_dependent=False`` is the paper's
     ablation: the weight term with the constant (1 - init_p) instead of (1 - p)."""
     probs = bank.drop_probs()
-    total = torch.zeros((), device=probs.device)
+    total = probs.new_zeros(())
     for gate in bank.gates:
         p = probs[gate.layer, gate.group]
-        keep = (1 - p) if p_dependent else torch.tensor(1 - init_p, device=p.device)
+        keep = (1 - p) if p_dependent else p.new_tensor(1 - init_p)
         squared = sum((w * w).sum() for w in gate.weights())
         total = total + weight_factor * length_scale2 * keep * squared / n_train
         entropy = p * torch.log(p) + (1 - p) * torch.log1p(-p)

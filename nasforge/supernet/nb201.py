@@ -7,7 +7,7 @@ stem, reduction blocks and classifier are the standalone network's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -66,7 +66,7 @@ class NB201SearchCell(nn.Module):
                 node = nodes[src] = torch.zeros_like(x)
             branches = [Branch(self._op(label, i), weights[e, i], to)
                         for e, label, to in self.outgoing[src] for i in active[e]]
-            accumulate(nodes, owned, run_branches(node, branches))
+            accumulate(nodes, owned, run_branches(node, branches, self.state.static))
         return torch.zeros_like(x) if nodes[-1] is None else nodes[-1]
 
     def _op(self, edge: str, i: int) -> nn.Module:
@@ -91,7 +91,7 @@ class NB201Supernet(Supernet):
                  ops: Sequence[str] = NB201_OPS, channels_last: bool = True,
                  fused: bool = True) -> None:
         super().__init__()
-        self.channels_last = channels_last
+        self.channels_last, self.fused = channels_last, fused
         unknown = [o for o in ops if o not in NB201_OPS]
         if unknown:
             raise ArchitectureError(f"unknown NB201 ops {unknown}; ops: {list(NB201_OPS)}")
@@ -105,6 +105,18 @@ class NB201Supernet(Supernet):
         if self.channels_last and x.dim() == 4:
             x = channels_last(self, self.net.stem[0].weight, x)
         return self.net(x)  # type: ignore[no-any-return]
+
+    @property
+    def has_static_form(self) -> bool:
+        return self.fused  # the fused cells gate batch-norm updates by weight
+
+    def op_modules(self) -> Iterator[tuple[int, int, nn.Module]]:
+        for cell in self.net.cells:
+            if isinstance(cell, NB201SearchCell):
+                for label, mixed in cell.edges.items():
+                    assert isinstance(mixed, MixedOp)
+                    for i, op in enumerate(mixed.ops):
+                        yield cell.index[label], i, op
 
     def to_architecture(self, edge_ops: dict[str, str]) -> Architecture:
         return self.space.validate(Architecture(edge_ops))

@@ -38,7 +38,7 @@ class ChoiceBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state = self.state[0]
         weights, active = state.effective[self.index], state.active[self.index]
-        if len(active) == 1 and float(weights[active[0]]) == 1.0:
+        if state.single(self.index):  # known on the host: no wait for the device
             return self.choices[active[0]](x)  # type: ignore[no-any-return]  # single path
         out = [self.choices[i](x) * weights[i] for i in active]
         return torch.stack(out).sum(0)

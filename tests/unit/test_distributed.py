@@ -69,4 +69,4 @@ def test_shards_are_disjoint_and_equal_in_length():
 
 def test_too_many_processes_is_a_clear_error():
     with pytest.raises(ConfigError, match="more than this machine"):
-        check_nproc(10_000)
+        check_nproc(10_000, torch.device("cpu"))

@@ -63,7 +63,7 @@ def test_non_finite_loss_raises_trial_failed():
     model = NaNModel()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(TrialFailed, match="non-finite"):
-        train_epoch(model, task().loader("train"), opt, torch.device("cpu"))
+        train_epoch(model, task().loader("train"), opt)
 
 
 def test_valid_epochs_scores_only_the_last_epochs_and_changes_no_weights():
