@@ -34,7 +34,15 @@ from proxy_check import REFERENCE_CELLS
 
 from nasforge.components import build
 from nasforge.config import load_config
-from nasforge.training import EVAL_BATCH, TrainSettings, evaluate, make_optimizer, train_epoch
+from nasforge.runtime import Runtime
+from nasforge.training import (
+    EVAL_BATCH,
+    TrainSettings,
+    evaluate,
+    make_optimizer,
+    split_batches,
+    train_epoch,
+)
 
 CONFIG = REPO / "configs" / "proxy_cifar10.yaml"
 CELLS = ("all_conv3x3", "c10_optimum", "all_skip")
@@ -58,8 +66,8 @@ def measure_cell(space: Any, task: Any, text: str, epochs: int) -> dict[str, flo
     optimizer = make_optimizer(model, TrainSettings())
     cpu = torch.device("cpu")
     train = cpu_seconds(lambda: train_epoch(
-        model, task.loader("train", shuffle=True), optimizer, cpu, augment=task.augment,
-        generator=torch.Generator().manual_seed(0)))
+        model, split_batches(task, "train", Runtime(cpu), shuffle=True,
+                             augment=torch.Generator().manual_seed(0)), optimizer))
     small = cpu_seconds(lambda: evaluate(model, task.loader("valid"), cpu))
     large = cpu_seconds(lambda: evaluate(model, task.loader("valid", batch_size=EVAL_BATCH), cpu))
     test_small = cpu_seconds(lambda: evaluate(model, task.loader("test"), cpu))

@@ -24,15 +24,22 @@ class Trainer:
 
     def __init__(self, model: nn.Module, alpha_shape: tuple[int, ...],
                  data: tuple[torch.Tensor, torch.Tensor],
-                 params: Iterable[nn.Parameter] | None = None) -> None:
+                 params: Iterable[nn.Parameter] | None = None,
+                 optimizer_options: dict[str, Any] | None = None) -> None:
         self.model = model
         self.params = list(model.parameters() if params is None else params)
-        self.alpha = nn.Parameter(1e-3 * torch.randn(*alpha_shape,
-                                                     generator=torch.Generator().manual_seed(1)))
-        self.opt = torch.optim.SGD(self.params, lr=0.025, momentum=0.9, weight_decay=3e-4)
+        device = data[0].device
+        self.alpha = nn.Parameter(1e-3 * torch.randn(
+            *alpha_shape, generator=torch.Generator().manual_seed(1)).to(device))
+        self.opt = torch.optim.SGD(self.params, lr=0.025, momentum=0.9, weight_decay=3e-4,
+                                   **(optimizer_options or {}))
         self.x, self.y = data
 
     def step(self) -> float:
+        return float(self.step_async().item())
+
+    def step_async(self) -> torch.Tensor:
+        """The step without reading its loss (nothing waits for the device)."""
         self.model.train()
         self.model.set_weights(torch.softmax(self.alpha, -1))  # type: ignore[operator]
         loss = nn.functional.cross_entropy(self.model(self.x), self.y)
@@ -41,7 +48,7 @@ class Trainer:
         loss.backward()
         nn.utils.clip_grad_norm_(self.params, 5.0)
         self.opt.step()
-        return float(loss.item())
+        return loss.detach()
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], reps: int, warmup: int = 1

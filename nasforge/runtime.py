@@ -47,6 +47,10 @@ class Runtime:
     device: torch.device = torch.device("cpu")
     precision: Precision = "32-true"
     compile: bool = False
+    # torch.compile's mode and backend: on CUDA "reduce-overhead" (CUDA graphs: a step is one
+    # launch, not thousands); the tests compile with "aot_eager" (the same capture, no codegen)
+    compile_mode: str = "default"
+    compile_backend: str = "inductor"
 
     @classmethod
     def of(cls, where: Runtime | torch.device | str | None) -> Runtime:
@@ -103,8 +107,10 @@ def resolve_runtime(device: str = "auto", precision: str | int = "32-true",
                           f", got {precision!r}")
     if compile not in ("auto", True, False):
         raise ConfigError(f"compile must be auto, true or false, got {compile!r}")
+    on_gpu = chosen.type == "cuda"
     return Runtime(chosen, PRECISIONS[str(precision)],
-                   chosen.type == "cuda" if compile == "auto" else bool(compile))
+                   on_gpu if compile == "auto" else bool(compile),
+                   compile_mode="reduce-overhead" if on_gpu else "default")
 
 
 def resolve_device(device: str) -> torch.device:

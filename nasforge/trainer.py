@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -55,14 +55,17 @@ class StepOutput:
 class Update:
     """How the weight step updates: ``optimizers`` (zeroed before and stepped after the
     backward pass), ``params`` (averaged across ranks, then clipped to ``grad_clip``), the
-    ``schedulers`` stepped after every step, and whether a parameter without a gradient
-    counts as a zero one in the average (``zero_fill``: paths differ between ranks)."""
+    ``schedulers`` stepped after every step, whether a parameter without a gradient
+    counts as a zero one in the average (``zero_fill``: paths differ between ranks), and
+    whether a parameter whose gradient is exactly zero is left alone by the optimizers, as
+    if it had none (``skip_zero_grads``: the official SPOS code's rule, here on the device)."""
 
     optimizers: Sequence[torch.optim.Optimizer]
     params: Sequence[nn.Parameter]
     grad_clip: float | None = None
     schedulers: Sequence[torch.optim.lr_scheduler.LRScheduler] = ()
     zero_fill: bool = False
+    skip_zero_grads: bool = False  # SPOS: a parameter whose gradient is all zero stays put
 
 
 class Meter:
@@ -100,30 +103,69 @@ class Meter:
         return out
 
 
+def train_step(step: Callable[[Batch, Batch | None], StepOutput], batch: Batch,
+               valid: Batch | None, update: Update, *, dist: DistContext = SINGLE,
+               after_backward: Callable[[], None] | None = None) -> StepOutput:
+    """One step: the step's loss, backward, ``after_backward`` (a static supernet drops the
+    gradients of the ops its path does not use), the rank average, clipping, the optimizers
+    and per-step schedulers. Nothing here waits for the device."""
+    out = step(batch, valid)
+    for optimizer in update.optimizers:
+        optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    if after_backward is not None:
+        after_backward()
+    dist.average_gradients(update.params, zero_fill=update.zero_fill)
+    if update.grad_clip is not None:
+        nn.utils.clip_grad_norm_(update.params, update.grad_clip)
+    if update.skip_zero_grads:
+        _step_keeping_zero_grad_params(update)
+    else:
+        for optimizer in update.optimizers:
+            optimizer.step()
+    for scheduler in update.schedulers:
+        scheduler.step()
+    return out
+
+
+@torch.no_grad()
+def _step_keeping_zero_grad_params(update: Update) -> None:
+    """Step the optimizers, then put back every parameter whose gradient was exactly zero,
+    and its optimizer state (momentum), as they were: the official SPOS code sets such
+    gradients to None first (``if p.grad.sum() == 0: p.grad = None``), which reads every
+    gradient on the host; here the choice is made on the device (a 0/1 weight per
+    parameter; ``lerp`` with weight 0 or 1 returns exactly one side)."""
+    params: list[torch.Tensor] = [p for p in update.params if p.grad is not None]
+    if not params:
+        return
+    norms = torch._foreach_norm([p.grad for p in params])  # type: ignore[misc]
+    used = [(n != 0).to(p.dtype) for n, p in zip(norms, params, strict=True)]
+    held: list[tuple[torch.Tensor, torch.Tensor]] = list(zip(params, used, strict=True))
+    for optimizer in update.optimizers:
+        for p, u in zip(params, used, strict=True):
+            for value in optimizer.state.get(p, {}).values():
+                if isinstance(value, torch.Tensor) and value.shape == p.shape:
+                    held.append((value, u))
+    tensors = [t for t, _ in held]
+    before = [t.clone() for t in tensors]
+    for optimizer in update.optimizers:
+        optimizer.step()
+    weights: list[Any] = [u for _, u in held]
+    torch._foreach_lerp_(before, tensors, weights)  # the new value where used, else the old
+    torch._foreach_copy_(tensors, before)
+
+
 def run_epoch(step: Callable[[Batch, Batch | None], StepOutput], train: Iterable[Batch],
               update: Update, *, valid: Iterator[Batch] | None = None,
               dist: DistContext = SINGLE,
               after_backward: Callable[[], None] | None = None) -> dict[str, float]:
-    """One epoch: for every training batch (with the next ``valid`` batch when given), the
-    step's loss, backward, ``after_backward`` (a static supernet drops the gradients of the
-    ops its path does not use), the rank average, clipping, the optimizers and per-step
-    schedulers. Returns the epoch's mean loss and accuracy (%) and the step's extras."""
+    """One epoch of :func:`train_step` over the training batches (each with the next
+    ``valid`` batch when given). Returns the epoch's mean loss and accuracy (%) and the
+    step's extras, read from the device once."""
     meter = Meter()
     for batch in train:
-        out = step(batch, next(valid) if valid is not None else None)
-        for optimizer in update.optimizers:
-            optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        if after_backward is not None:
-            after_backward()
-        dist.average_gradients(update.params, zero_fill=update.zero_fill)
-        if update.grad_clip is not None:
-            nn.utils.clip_grad_norm_(update.params, update.grad_clip)
-        for optimizer in update.optimizers:
-            optimizer.step()
-        for scheduler in update.schedulers:
-            scheduler.step()
-        meter.add(out)
+        meter.add(train_step(step, batch, next(valid) if valid is not None else None, update,
+                             dist=dist, after_backward=after_backward))
     return meter.result()
 
 
@@ -175,6 +217,13 @@ class SupernetTrainer:
         for rounds in range(1_000_000):
             yield from self.batches(steps, "valid", epoch * 1000 + rounds, augment=False)
 
+    def step(self, steps: Steps, batch: Batch, valid: Batch | None, phase: Phase
+             ) -> StepOutput:
+        """One training step of ``steps`` (the epoch's loop runs exactly this)."""
+        return train_step(with_autocast(steps.training_step, self.runtime), batch, valid,
+                          steps.update(phase), dist=self.dist,
+                          after_backward=self.after_backward)
+
     def epoch(self, steps: Steps, epoch: int, phase: Phase) -> dict[str, float]:
         self.supernet.train()
         with epoch_rng(steps.seed, epoch, self.runtime.device):  # dropout, noise repeat
@@ -204,9 +253,12 @@ def compiled(model: nn.Module, runtime: Runtime) -> Callable[[torch.Tensor], tor
     static form first: one graph for every path, mask and fixed edge)."""
     if not runtime.compile:
         return model
-    if isinstance(model, Supernet) and model.has_static_form:
-        model.set_static(True)
-    return torch.compile(model)  # type: ignore[return-value]
+    if isinstance(model, Supernet):
+        model.settle_layout()
+        if model.has_static_form:
+            model.set_static(True)
+    return torch.compile(model, mode=runtime.compile_mode,  # type: ignore[return-value]
+                         backend=runtime.compile_backend)
 
 
 @contextmanager

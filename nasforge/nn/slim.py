@@ -88,7 +88,8 @@ class SlimBatchNorm(nn.BatchNorm1d):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
-            factor = running_stats_factor(self.momentum, int(self.num_batches_tracked))
+            if self.momentum is None:  # the cumulative average needs the count (host read)
+                factor = running_stats_factor(None, int(self.num_batches_tracked))
         use_batch = self.training or self.running_mean is None
         mean = None if self.running_mean is None else self.running_mean[:c]
         var = None if self.running_var is None else self.running_var[:c]

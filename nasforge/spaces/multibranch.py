@@ -182,13 +182,14 @@ class GatedMultiBranch(Supernet):
     def export(self, arch: Architecture) -> nn.Module:
         """The standalone network of the current hard masks (which must keep ``arch``'s
         channel counts), the kept channels' weights sliced out of the supernet."""
-        model = self.space.build(arch, self.shape)
+        device, dtype = self.arch_state.valid.device, self.arch_state.valid.dtype
+        model = self.space.build(arch, self.shape).to(device=device, dtype=dtype)
         masks = self.bank.masks
         source = dict(self.net.named_modules())
         for name, target in model.named_modules():
             if isinstance(target, Branch):
                 i, k = int(name.split(".")[1]), int(name.split(".")[-1])
-                kept = masks[(i, self.space.kernels.index(k))].bool()
+                kept = masks[(i, self.space.kernels.index(k))].bool().to(device)
                 _copy_branch(source[name], target, kept)  # type: ignore[arg-type]
         own = model.state_dict()
         for key, value in self.net.state_dict().items():

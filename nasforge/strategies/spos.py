@@ -26,8 +26,9 @@ class SinglePathTraining(OneShotStrategy):
     """Supernet training with uniform single-path sampling (Guo et al., ECCV 2020, Sec. 3.2,
     Eq. 6-7 with the uniform prior Gamma(A)): every step draws one architecture (each
     decision independently and uniformly: ``space.sample``), runs forward and backward
-    through that path only, and updates only its weights (the other ops get no gradient, so
-    SGD, momentum and weight decay leave them untouched).
+    through that path only, and updates only its weights: as in the official code, a
+    parameter whose gradient is all zero (off the path, or on it but cut off from the output
+    by a ``none`` edge) is left alone by SGD, its momentum and its weight decay.
 
     ``sampling="flops_bins"`` is the authors' code's variant: a FLOPs bin uniformly among
     ``flops_bins`` equal bins between the smallest and largest FLOPs of random paths,
@@ -40,8 +41,9 @@ class SinglePathTraining(OneShotStrategy):
     Note: ``max_batches`` caps the steps per epoch for small runs; the op-strength "heatmap"
     of a SPOS run is the fraction of steps each op was sampled (uniform up to noise).
     Data-parallel (nasforge.distributed): ``path_per_rank="shared"`` samples the same path on
-    every rank (same seed), "independent" a different one per rank, whose unsampled ops then
-    get a zero gradient (so momentum and weight decay touch them: a departure from SPOS).
+    every rank (same seed), "independent" a different one per rank: an op sampled on some
+    ranks is updated with the average over all (zero from the others), one sampled on none
+    is left alone.
     """
 
     def __init__(self, space: SearchSpace, seed: int = 0, epochs: int = 120, lr: float = 0.5,
@@ -152,7 +154,8 @@ class SinglePathTraining(OneShotStrategy):
         else:
             optimizer, schedulers = self.optimizer, [self.scheduler]
         return Update([optimizer], list(self.supernet.parameters()), grad_clip=self.grad_clip,
-                      schedulers=schedulers, zero_fill=self.path_per_rank == "independent")
+                      schedulers=schedulers, zero_fill=self.path_per_rank == "independent",
+                      skip_zero_grads=True)
 
     def _set_path(self, arch: Architecture) -> None:
         assert self.supernet is not None

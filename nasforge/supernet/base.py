@@ -240,6 +240,10 @@ class Supernet(nn.Module):
     def has_static_form(self) -> bool:
         return False
 
+    def settle_layout(self) -> None:
+        """Convert the weights to the memory format the forward runs in now, not on the
+        first forward (a compiled forward must not see its parameters change layout)."""
+
     def op_modules(self) -> Iterator[tuple[int, int, nn.Module]]:
         """Every op module of every cell as (edge index, op index, module)."""
         return iter(())
@@ -280,4 +284,15 @@ class Supernet(nn.Module):
 
     @abstractmethod
     def export(self, arch: Architecture) -> nn.Module:
-        """The standalone network of ``arch`` with the weights this supernet holds for it."""
+        """The standalone network of ``arch`` with the weights this supernet holds for it,
+        on the supernet's device and in its dtype."""
+
+    def _inherit(self, model: nn.Module, weights: dict[str, torch.Tensor]) -> nn.Module:
+        """``model`` (built on the CPU) moved to this supernet's device and dtype, with the
+        inherited ``weights`` (state-dict entries) loaded."""
+        device, dtype = self.arch_state.valid.device, self.arch_state.valid.dtype
+        model.to(device=device, dtype=dtype)
+        target = model.state_dict()
+        target.update(weights)
+        model.load_state_dict(target)
+        return model

@@ -159,6 +159,10 @@ class DartsSupernet(Supernet):
     def has_static_form(self) -> bool:
         return self.fused  # the fused cells gate batch-norm updates by weight
 
+    def settle_layout(self) -> None:
+        if self.channels_last and self.shape.dim == 2:
+            self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
     def op_modules(self) -> Iterator[tuple[int, int, nn.Module]]:
         for cell in self.net.cells:
             if isinstance(cell, DartsSearchCell):
@@ -191,14 +195,13 @@ class DartsSupernet(Supernet):
         supernet, start as identity."""
         model = self.space.build(arch, self.shape)
         source = self.net.state_dict()
-        target = model.state_dict()
         edges = self.space.edges_from_architecture(arch)
-        for name in target:
+        inherited = {}
+        for name, value in model.state_dict().items():
             mapped = self._supernet_name(name, edges)
-            if mapped in source and source[mapped].shape == target[name].shape:
-                target[name] = source[mapped].clone()
-        model.load_state_dict(target)
-        return model
+            if mapped in source and source[mapped].shape == value.shape:
+                inherited[name] = source[mapped].clone()
+        return self._inherit(model, inherited)
 
     def _supernet_name(self, name: str, edges: Mapping[str, str]) -> str:
         """``cells.4.edges.3<-1.2.weight`` -> ``cells.4.edges.3<-1.ops.K.2.weight``."""

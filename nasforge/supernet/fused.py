@@ -108,16 +108,20 @@ def _kind(op: nn.Module) -> str:
     """How ``op`` is evaluated, worked out once per op: ``_CONV`` (a ReLU-conv-BN that can
     be batched), ``_OTHER`` (run on its own), or, for a parameter-free op, a key (type and
     settings) shared by the ops that compute the same function."""
+    if torch.compiler.is_compiling():  # traced once: no cache for the graph to guard on
+        return _find_kind(op)
     kind = _KINDS.get(op)
     if kind is None:
-        if isinstance(op, ReLUConvBN) and _fusable(op):
-            kind = _CONV
-        elif next(op.parameters(), None) is None and next(op.buffers(), None) is None:
-            kind = f"free:{type(op).__qualname__}:{op!r}"
-        else:
-            kind = _OTHER
-        _KINDS[op] = kind
+        kind = _KINDS[op] = _find_kind(op)
     return kind
+
+
+def _find_kind(op: nn.Module) -> str:
+    if isinstance(op, ReLUConvBN) and _fusable(op):
+        return _CONV
+    if next(op.parameters(), None) is None and next(op.buffers(), None) is None:
+        return f"free:{type(op).__qualname__}:{op!r}"
+    return _OTHER
 
 
 def _fusable(op: ReLUConvBN) -> bool:
@@ -153,14 +157,20 @@ def _next_factor(bn: _BatchNorm) -> float:
 
 
 def gated_call(op: nn.Module, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``op(x)``, its buffers (batch-norm statistics) restored where ``weight`` is zero."""
-    buffers = list(op.buffers()) if op.training else []
-    saved = [b.clone() for b in buffers]
+    """``op(x)``, its buffers (batch-norm statistics) kept as they were where ``weight`` is
+    zero. The op runs on copies of its buffers (autograd may keep them for the backward
+    pass, so they must not change after it); the originals then take the copies' values
+    where ``weight`` is not zero."""
+    owners = [(m, name, b) for m in op.modules() if op.training
+              for name, b in m.named_buffers(recurse=False) if b is not None]
+    for m, name, b in owners:
+        setattr(m, name, b.clone())
     y = op(x)
     with torch.no_grad():
         keep = weight != 0
-        for b, old in zip(buffers, saved, strict=True):
-            b.copy_(torch.where(keep, b, old))
+        for m, name, b in owners:
+            b.copy_(torch.where(keep, getattr(m, name), b))
+            setattr(m, name, b)
     return y  # type: ignore[no-any-return]
 
 

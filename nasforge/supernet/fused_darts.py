@@ -77,6 +77,8 @@ def _stages(op: nn.Module) -> list[Stage] | None:
     """The (depthwise, pointwise, BN) stages of a SepConv (2) or DilConv (1), each after a
     ReLU; None if a layer is not of the fusable kind (bias, affine batch norm). Worked out
     once per op (the structure does not change), not on every forward."""
+    if torch.compiler.is_compiling():  # traced once: no cache for the graph to guard on
+        return _find_stages(op)
     if op not in _STAGES:
         _STAGES[op] = _find_stages(op)
     return _STAGES[op]

@@ -110,6 +110,10 @@ class NB201Supernet(Supernet):
     def has_static_form(self) -> bool:
         return self.fused  # the fused cells gate batch-norm updates by weight
 
+    def settle_layout(self) -> None:
+        if self.channels_last and self.shape.dim == 2:
+            self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
     def op_modules(self) -> Iterator[tuple[int, int, nn.Module]]:
         for cell in self.net.cells:
             if isinstance(cell, NB201SearchCell):
@@ -126,13 +130,12 @@ class NB201Supernet(Supernet):
         (batch-norm affine parameters, absent in the supernet's ops, start as identity)."""
         model = self.space.build(arch, self.shape)
         source = self.net.state_dict()
-        target = model.state_dict()
-        for name in target:
+        inherited = {}
+        for name, value in model.state_dict().items():
             mapped = _supernet_name(name, arch, self.arch_state)
-            if mapped in source and source[mapped].shape == target[name].shape:
-                target[name] = source[mapped].clone()
-        model.load_state_dict(target)
-        return model
+            if mapped in source and source[mapped].shape == value.shape:
+                inherited[name] = source[mapped].clone()
+        return self._inherit(model, inherited)
 
 
 def _supernet_name(name: str, arch: Architecture, state: EdgeWeights) -> str:

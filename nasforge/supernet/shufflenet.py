@@ -89,14 +89,13 @@ class ShuffleNetSupernet(Supernet):
         norms keep their identity affine parameters (the supernet has none)."""
         model = self.space.build(arch, self.shape)
         source = self.net.state_dict()
-        own = model.state_dict()
-        for key in own:
+        inherited = {}
+        for key, value in model.state_dict().items():
             if self._source_key(arch, key) not in source:
                 continue
             src = source[self._source_key(arch, key)]
-            own[key] = src[tuple(slice(0, n) for n in own[key].shape)].clone()
-        model.load_state_dict(own)
-        return model
+            inherited[key] = src[tuple(slice(0, n) for n in value.shape)].clone()
+        return self._inherit(model, inherited)
 
     def _source_key(self, arch: Architecture, key: str) -> str:
         parts = key.split(".")

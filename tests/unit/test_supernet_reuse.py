@@ -1,12 +1,16 @@
 """supernet_from: a one-shot run starting from another run's trained supernet selects exactly
 as a run that trains the same supernet itself, and refuses a supernet trained otherwise."""
 
+import contextlib
 import json
+import shutil
 
 import pytest
 import torch
 
 import nasforge
+import nasforge.components
+from nasforge.config import Component
 from nasforge.errors import ConfigError, RunDirError
 from nasforge.store import TrialStore
 from nasforge.supernet_reuse import TRAINED
@@ -68,3 +72,34 @@ def test_a_supernet_trained_otherwise_is_refused(argmax_run, tmp_path):
         darts(tmp_path / "nowhere", PT, supernet_from=tmp_path)
     with pytest.raises(ConfigError, match="one-shot strategies"):
         nasforge.search(SPACE, "table", "random", trials=2, supernet_from=argmax_run)
+
+
+@contextlib.contextmanager
+def saved_as_on_a_gpu():
+    """``torch.save`` tags every storage ``cuda:0``, as a checkpoint written on a GPU is; such
+    a file loads on a machine without one only where the loader maps it (``map_location``)."""
+    original = torch.serialization.location_tag
+    torch.serialization.location_tag = lambda storage: "cuda:0"  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        torch.serialization.location_tag = original
+
+
+def test_a_supernet_and_a_run_saved_on_a_gpu_load_on_this_cpu(argmax_run, tmp_path):
+    gpu_run = tmp_path / "gpu"
+    shutil.copytree(argmax_run, gpu_run)
+    for name in (TRAINED, "checkpoint.pt"):
+        data = torch.load(gpu_run / name, weights_only=False)
+        with saved_as_on_a_gpu():
+            torch.save(data, gpu_run / name)
+    with pytest.raises(RuntimeError, match="CUDA"):  # as before checkpoints were mapped
+        torch.load(gpu_run / TRAINED, weights_only=False)
+    adopted = darts(tmp_path / "pt", PT, supernet_from=gpu_run)
+    assert adopted.best.arch == darts(tmp_path / "pt_own", PT, supernet_from=argmax_run).best.arch
+    evaluator = nasforge.components.build(
+        "evaluator", Component("supernet", {"checkpoint": str(gpu_run)}),
+        space=nasforge.components.build("space", Component("nb201", {"C": 4, "N": 1})),
+        task=nasforge.components.build("task", Component("mnist1d", {
+            k: v for k, v in TASK.items() if k != "name"})), device=torch.device("cpu"))
+    assert next(evaluator.supernet.parameters()).device.type == "cpu"
