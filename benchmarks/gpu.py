@@ -9,8 +9,9 @@
    reuse of a GPU-trained supernet by a run on the CPU (``supernet_from``, ``device: cpu``);
 2. **steps**: a DARTS weight step (softmax(alpha), forward, cross-entropy, backward, clip, SGD)
    of the NB201 supernet at NB201's search size (C=16, N=5, 32x32) at batch 64 and 256, and of
-   the DARTS space's (C=16, 6 cells, batch 64): ours eager (fused cells), edge by edge, and
-   compiled (``compile: true``: static form, CUDA graphs), beside xautodl's DARTS-V1 supernets
+   the DARTS space's (C=16, 6 cells, batch 64): ours eager (fused cells, channels-last), in
+   the contiguous layout, edge by edge, and compiled (``compile: true``: static form, CUDA
+   graphs), beside xautodl's DARTS-V1 supernets
    (NB201's authors' library, when installed), in one process, interleaved, synchronized;
    the peak GPU memory of each; ratios to xautodl;
 3. **epoch**: one full-size NB201 DARTS epoch (C=16, N=5, the 50,000 CIFAR-10 training images
@@ -266,15 +267,17 @@ def variants(kind: str, sizes: Sizes, runtime: Runtime) -> dict[str, Callable[[]
     fast = Runtime(runtime.device, compile=True, compile_mode=runtime.compile_mode,
                    compile_backend=sizes.compile_backend)
 
-    def ours(fused: bool, rt: Runtime) -> Callable[[], nn.Module]:
+    def ours(fused: bool, rt: Runtime, layout: bool = True) -> Callable[[], nn.Module]:
         def make() -> nn.Module:
             torch.manual_seed(0)
-            net = NB201Supernet(shape, C=c, N=depth, fused=fused) if kind == "nb201" else \
-                DartsSupernet(shape, C=c, layers=depth, fused=fused)
+            net = NB201Supernet(shape, C=c, N=depth, fused=fused, channels_last=layout) \
+                if kind == "nb201" else DartsSupernet(shape, C=c, layers=depth, fused=fused,
+                                                      channels_last=layout)
             return Ours(runtime.place(net), rt)  # type: ignore[arg-type]
         return make
 
-    out = {"ours": ours(True, runtime), "ours edge by edge": ours(False, runtime)}
+    out = {"ours": ours(True, runtime), "ours contiguous": ours(True, runtime, False),
+           "ours edge by edge": ours(False, runtime)}
     if kind == "nb201" or sizes.compile_darts:
         out["ours compiled"] = ours(True, fast)
     if peers.xautodl_available():

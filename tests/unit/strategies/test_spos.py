@@ -41,26 +41,33 @@ def test_paths_are_uniform_over_the_ops_of_every_edge():
     assert np.abs(freq - 0.2).max() < 0.03  # 5 sigma of a binomial(5000, 0.2) is 0.028
 
 
-def test_a_step_updates_only_the_sampled_path():
+@pytest.mark.parametrize("text", [
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+    # nodes 1 and 2 feed nothing: their ops' gradients are zero, so they stay put too
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_3x3~0|none~1|none~2|",
+])
+def test_a_step_updates_only_the_path_ops_that_reach_the_output(text):
+    """Ops off the path never move (no gradient, so no momentum or weight decay either); an
+    op on it moves unless its gradient is all zero (its output cut off by ``none`` edges:
+    the official code's rule, ``if p.grad.sum() == 0: p.grad = None``)."""
     space, net, strategy = setup(weight_decay=0.1, momentum=0.9)
     strategy.max_batches = 1
     strategy.train_epoch(0)  # momentum buffers now exist for the first path's ops
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    paths = []
-    original = strategy.sample_path
-    strategy.sample_path = lambda: paths.append(original()) or paths[-1]
+    arch = space.parse(text)
+    strategy.sample_path = lambda: arch
     strategy.train_epoch(1)
-    (arch,) = paths
+    reaching = {"1<-0", "2<-0", "2<-1", "3<-0", "3<-1", "3<-2"} if "none~2" not in text \
+        else {"3<-0"}
     checked = 0
     for e, edge in enumerate(net.edges):
         for i, op in enumerate(net.edge_ops[e]):
             for cell in range(3):  # N=1: 3 search cells
                 prefix = f"net.cells.{cell * 2}.edges.{edge}.ops.{i}."
-                changed = any(not torch.equal(before[k], v) for k, v in net.state_dict().items()
-                              if k.startswith(prefix) and "weight" in k)
-                has_weights = any(k.startswith(prefix) and "weight" in k for k in before)
-                if has_weights:
-                    assert changed == (op == arch[edge]), (edge, op)
+                keys = [k for k in before if k.startswith(prefix) and "weight" in k]
+                if keys:
+                    changed = any(not torch.equal(before[k], net.state_dict()[k]) for k in keys)
+                    assert changed == (op == arch[edge] and edge in reaching), (edge, op)
                     checked += 1
     assert checked == 6 * 2 * 3  # the two conv ops of 6 edges in 3 cells
 
