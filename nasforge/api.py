@@ -29,7 +29,7 @@ from nasforge.evaluators.function import FunctionEvaluator
 from nasforge.executors import ProcessExecutor
 from nasforge.oneshot import run_oneshot
 from nasforge.run import run_search
-from nasforge.run_dir import SearchResult
+from nasforge.run_dir import PYTHON, SearchResult
 from nasforge.runtime import Runtime
 from nasforge.selection.base import Selection
 from nasforge.spaces.base import SearchSpace
@@ -71,6 +71,10 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
     environment before ``import torch`` (the ``nasforge`` CLI and its worker processes do;
     this function's worker processes get it too). A RuntimeWarning says so once when torch
     runs active waiting with more threads than free cores (``nasforge.threads``)."""
+    _check_arguments(dict(space=space, evaluator=evaluator, strategy=strategy, task=task,
+                          selection=selection, trials=trials, seconds=seconds, seed=seed,
+                          device=device, run_dir=run_dir, resume=resume, progress=progress,
+                          workers=workers, supernet_from=supernet_from))
     runtime = resolve_runtime(device, precision, compile)
     space_obj = space if isinstance(space, SearchSpace) else build("space", _component(space))
     task_obj = task if isinstance(task, Task) or task is None else build(
@@ -95,7 +99,7 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
         result = run_oneshot(space_obj, task_obj, strategy_obj, selection_obj, evaluator_obj,
                              device=runtime, run_dir=run_dir, resume=resume,
                              config=config, progress=progress, seed=seed,
-                             supernet_from=supernet_from)
+                             supernet_from=supernet_from, advice=PYTHON)
         assert result is not None  # one process: it is rank 0
         return result
     if supernet_from is not None:
@@ -117,7 +121,46 @@ def _search_ask_tell(space: SearchSpace, evaluator: Evaluator | None,
         raise ConfigError("selection= is for one-shot strategies (darts, spos, pgnas)")
     executor = ProcessExecutor(workers) if workers > 1 else None
     return run_search(space, evaluator, strategy, budget=budget, run_dir=run_dir,
-                      resume=resume, config=config, progress=progress, executor=executor)
+                      resume=resume, config=config, progress=progress, executor=executor,
+                      advice=PYTHON)
+
+
+_SPEC = (str, Mapping)
+_KINDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "space": ((*_SPEC, SearchSpace), "a name, a spec {'name': ...} or a SearchSpace"),
+    "strategy": ((*_SPEC, AskTellStrategy, OneShotStrategy),
+                 "a name, a spec {'name': ...} or a strategy object"),
+    "task": ((*_SPEC, Task, type(None)), "a name, a spec {'name': ...}, a Task or None"),
+    "selection": ((*_SPEC, Selection, type(None)),
+                  "a name, a spec {'name': ...}, a Selection or None"),
+    "device": ((str,), "a device name such as 'cpu' or 'cuda'"),
+    "run_dir": ((str, Path, type(None)), "a path or None"),
+    "supernet_from": ((str, Path, type(None)), "a run directory's path or None"),
+    "resume": ((bool,), "True or False"),
+    "progress": ((bool,), "True or False"),
+}
+
+
+def _check_arguments(args: dict[str, Any]) -> None:
+    """Arguments of the wrong kind fail here, with the argument's name, not deep inside."""
+    for name, (kinds, wanted) in _KINDS.items():
+        if not isinstance(args[name], kinds):
+            raise ConfigError(f"search({name}=...) must be {wanted}, got {args[name]!r}")
+    evaluator = args["evaluator"]
+    if not (evaluator is None or isinstance(evaluator, (*_SPEC, Evaluator)) or
+            callable(evaluator)):
+        raise ConfigError("search(evaluator=...) must be a name, a spec, an Evaluator, a "
+                          f"function arch -> float, or None, got {evaluator!r}")
+    for name, low in (("seed", 0), ("workers", 1), ("trials", 1)):
+        value = args[name]
+        if name == "trials" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"search({name}=...) must be an integer >= {low}, got {value!r}")
+    seconds = args["seconds"]
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not seconds > 0):
+        raise ConfigError(f"search(seconds=...) must be a positive number, got {seconds!r}")
 
 
 def _name(spec: Any) -> str:

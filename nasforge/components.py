@@ -122,6 +122,10 @@ def check_oneshot(name: str, strategy: OneShotStrategy, space: SearchSpace,
     if selection is None:
         raise ConfigError(f"strategy {name!r} needs a selection section "
                           "(e.g. selection: {name: perturbation})")
+    if strategy.epochs < 1:
+        raise ConfigError(f"strategy.epochs={strategy.epochs}: a one-shot search trains its "
+                          "supernet for at least one epoch (supernet_from starts from one "
+                          "another run trained)")
     strategy.check_space()
     selection.check(space, task, strategy)
     return task, selection

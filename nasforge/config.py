@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +22,26 @@ from typing import Any, Literal, Union
 import yaml
 
 from nasforge.errors import ConfigError
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as people write numbers: ``1e5``, ``2.5e-3`` and ``1E+5`` are floats (YAML 1.1,
+    PyYAML's dialect, reads an exponent without a dot or a sign as a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def read_yaml(text: str) -> Any:
+    """Parse YAML text with :class:`_Loader`."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
 
 # Arguments the runner passes to factories itself; a config may not set them.
 INJECTED = frozenset({"space", "task", "seed", "device", "runtime", "search_space",
@@ -45,6 +67,17 @@ class Budget:
 
     trials: int | None = None
     seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.trials is not None and self.trials > MAX_TRIALS:
+            raise ConfigError(f"budget.trials={self.trials:g} is more than {MAX_TRIALS:,}: a "
+                              "search that would never end")
+        if self.seconds is not None and not self.seconds <= MAX_SECONDS:
+            raise ConfigError(f"budget.seconds={self.seconds:g} is more than {MAX_SECONDS:g} "
+                              "(30 years): a search that would never end")
+
+
+MAX_TRIALS, MAX_SECONDS = 10_000_000, 1e9  # beyond these a budget is a typo, not a plan
 
 
 @dataclass(frozen=True)
@@ -93,7 +126,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = read_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):
@@ -109,7 +142,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {item!r}")
         try:
-            value = yaml.safe_load(text)
+            value = read_yaml(text)
         except yaml.YAMLError:
             value = text
         node = out
@@ -150,6 +183,8 @@ def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
         kwargs["distributed"] = _distributed(raw["distributed"])
     kwargs["budget"] = _budget(raw.get("budget") or {})
     kwargs["seed"] = check_value("seed", raw.get("seed", 0), int)
+    if kwargs["seed"] < 0:
+        raise ConfigError(f"seed must be >= 0, got {kwargs['seed']}")
     kwargs["device"] = check_value("device", raw.get("device", "auto"), str)
     kwargs["precision"] = str(check_value("precision", raw.get("precision", "32-true"),
                                           str | int))
@@ -217,7 +252,12 @@ def _no_options() -> None:
 
 
 def check_value(key: str, value: Any, hint: Any) -> Any:
-    """Return ``value`` if it matches the type hint, else raise ConfigError naming ``key``."""
+    """Return ``value`` if it matches the type hint, else raise ConfigError naming ``key``.
+    A whole float where an integer is expected (``budget.trials=1e3``) is that integer."""
+    wants_int = hint is int or (int in typing.get_args(hint) and float not in
+                                typing.get_args(hint))
+    if wants_int and isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
     if not _matches(value, hint):
         raise ConfigError(f"config key {key!r}: expected {_describe(hint)}, got {value!r}")
     wants_float = hint is float or float in typing.get_args(hint)

@@ -23,5 +23,9 @@ class RunDirError(NasforgeError):
     """A run directory that cannot be used as asked (e.g. it already holds another run)."""
 
 
+class SearchFailed(NasforgeError):
+    """A search in which no trial finished: it ends "failed" with its first trial's error."""
+
+
 class TrialFailed(RuntimeError):
     """One candidate failed (NaN loss, crash). The search marks the trial failed and goes on."""

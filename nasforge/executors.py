@@ -43,8 +43,24 @@ def evaluate_safely(evaluator: Evaluator, arch: Architecture) -> Result:
     except (ConfigError, RunDirError):
         raise
     except Exception as exc:  # noqa: BLE001  (any crash of one candidate)
+        if caused_by_interrupt(exc):  # e.g. Ctrl-C inside a lazy import: a RecursionError
+            raise KeyboardInterrupt from exc
         log.warning("trial failed: %s\n%s", exc, traceback.format_exc())
         return Result.failed(f"{type(exc).__name__}: {exc}", cost=time.perf_counter() - start)
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling (or because of) a Ctrl-C or SIGTERM: such an
+    error is the interrupt's, not the candidate's, and must stop the run as "interrupted"
+    rather than fail the trial (and every later one, if it left a module half imported)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class Executor(ABC):

@@ -27,7 +27,7 @@ from nasforge.distributed import SINGLE, DistContext
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.progress import Progress
 from nasforge.report.figure import Plot
-from nasforge.run_dir import RunDir, SearchResult
+from nasforge.run_dir import CLI, Advice, RunDir, SearchResult, require_a_finished_trial
 from nasforge.runtime import Runtime
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
@@ -66,7 +66,8 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
                 run_dir: str | Path | None = None, resume: bool = False,
                 config: RunConfig | None = None, progress: bool | None = None,
                 seed: int = 0, dist: DistContext = SINGLE,
-                supernet_from: str | Path | None = None) -> SearchResult | None:
+                supernet_from: str | Path | None = None,
+                advice: Advice = CLI) -> SearchResult | None:
     """Train, select, evaluate. In a data-parallel group (``dist``) every rank trains its
     replica; only rank 0 writes the run directory, selects and evaluates (the others return
     None once the supernet is trained). ``supernet_from``: a run directory whose trained
@@ -75,15 +76,17 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     runtime = Runtime.of(device)
     runtime.activate()
     path = Path(run_dir) if run_dir is not None else None
-    run = RunDir(path if dist.is_main else None, resume=resume)
-    with run.running(space=space, evaluator=evaluator, config=config) as store:
-        done = _run(space, task, strategy, selection, evaluator, runtime, path, resume,
-                    progress, seed, dist, store, _Source(supernet_from, config))
-    if done is None:
-        return None
-    if run.path is not None:
-        _write_extras(run.path, done)
-        run.write_outputs(space, done.result, done.plots)
+    with RunDir(path if dist.is_main else None, resume=resume, advice=advice) as run:
+        with run.running(space=space, evaluator=evaluator, config=config) as store:
+            done = _run(space, task, strategy, selection, evaluator, runtime, path,
+                        run.resume, progress, seed, dist, store, _Source(supernet_from, config))
+            if done is not None:
+                require_a_finished_trial(done.result)  # else the run ends "failed"
+        if done is None:
+            return None
+        if run.path is not None:
+            _write_extras(run.path, done)
+            run.write_outputs(space, done.result, done.plots)
     return done.result
 
 

@@ -23,7 +23,7 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator, Result
 from nasforge.executors import Executor, LocalExecutor
 from nasforge.progress import Progress
-from nasforge.run_dir import RunDir, SearchResult
+from nasforge.run_dir import CLI, Advice, RunDir, SearchResult, require_a_finished_trial
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import Trial, TrialStore
 from nasforge.strategies.base import AskTellStrategy
@@ -39,7 +39,7 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
                budget: Budget, run_dir: str | Path | None = None, resume: bool = False,
                config: RunConfig | None = None, progress: bool | None = None,
                callbacks: Sequence[Callback] = (), executor: Executor | None = None,
-               label: str = "search") -> SearchResult:
+               label: str = "search", advice: Advice = CLI) -> SearchResult:
     """Search until the budget is spent (or the strategy is finished); return the trials.
 
     ``run_dir=None`` keeps the store in memory (nothing on disk, no resume). ``progress``:
@@ -47,18 +47,19 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
     if budget.trials is None and budget.seconds is None:
         raise ConfigError("a search needs a budget: set budget.trials and/or budget.seconds")
     warn_if_contended()  # shared cores + OpenMP spin-waiting: see nasforge.threads
-    run = RunDir(run_dir, resume=resume)
-    with run.running(space=space, evaluator=evaluator, config=config) as store:
-        in_flight = _restore(store, strategy, resume)
-        runner = executor or LocalExecutor()
-        try:
-            runner.start(evaluator)  # inside: a failed start (e.g. Ray) is a failed run
-            _loop(store, space, strategy, budget, progress, callbacks, runner, in_flight,
-                  label)
-        finally:
-            runner.close()
-        result = SearchResult.of(store.trials(), run.path)
-    run.write_outputs(space, result, strategy.report_plots(run.path) if run.path else ())
+    with RunDir(run_dir, resume=resume, advice=advice) as run:
+        with run.running(space=space, evaluator=evaluator, config=config) as store:
+            in_flight = _restore(store, strategy, run.resume)
+            runner = executor or LocalExecutor()
+            try:
+                runner.start(evaluator)  # inside: a failed start (e.g. Ray) is a failed run
+                _loop(store, space, strategy, budget, progress, callbacks, runner, in_flight,
+                      label)
+            finally:
+                runner.close()
+            result = SearchResult.of(store.trials(), run.path)
+            require_a_finished_trial(result)  # else the run ends "failed"
+        run.write_outputs(space, result, strategy.report_plots(run.path) if run.path else ())
     return result
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.config import RunConfig, dump_config
-from nasforge.errors import RunDirError
+from nasforge.errors import RunDirError, SearchFailed
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, describe_for_store
 from nasforge.report.figure import Plot
+from nasforge.run_lock import LOCK_NAME, RunLock, holder, in_use_error
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import STORE_NAME, Trial, TrialStore, best_trial
 from nasforge.supernet.checkpoint import CHECKPOINT
@@ -56,37 +58,77 @@ class SearchResult:
         return cls(trials, best_trial(trials), sum(t.result.cost for t in trials), run_dir)
 
 
-class RunDir:
-    """One run's directory (or, with ``path=None``, its store in memory)."""
+@dataclass(frozen=True)
+class Advice:
+    """How the user continues a run or picks another directory, in the words of the front
+    door they came through (flags in the CLI, arguments in Python)."""
 
-    def __init__(self, path: str | Path | None, *, resume: bool = False) -> None:
+    resume: str = "pass --resume {dir} to continue it"
+    other: str = "choose another --out"
+    start: str = "nasforge search CONFIG --out {dir}"
+
+
+CLI = Advice()
+PYTHON = Advice("pass resume=True to continue it", "choose another run_dir=",
+                "nasforge.search(..., run_dir={dir!r})")
+
+
+class RunDir:
+    """One run's directory (or, with ``path=None``, its store in memory).
+
+    Used as a context manager: from entering to leaving, this process holds the directory's
+    lock (``nasforge.run_lock``), so a second search or resume of it is refused. A fresh
+    run writes ``config.yaml`` before anything else it stores, so an interrupt at any moment
+    leaves a directory that either command (the original one, or ``--resume``) continues."""
+
+    def __init__(self, path: str | Path | None, *, resume: bool = False,
+                 advice: Advice = CLI) -> None:
         self.path = Path(path) if path is not None else None
-        self.resume = resume
+        self.resume, self.advice = resume, advice
+        self._lock: RunLock | None = None
+
+    def __enter__(self) -> RunDir:
+        if self.path is not None:
+            self._lock = RunLock(_made(self.path))
+            self._lock.acquire()
+            try:
+                check_run_dir(self.path, resume=self.resume, advice=self.advice,
+                              locked_by_us=True)
+            except BaseException:
+                self._lock.release()
+                raise
+            if not started(self.path):  # nothing to continue: (re)start it from its config
+                self.resume = False
+                clear_unstarted(self.path)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     @contextmanager
     def running(self, *, space: SearchSpace, evaluator: Evaluator | None,
                 config: RunConfig | None = None) -> Iterator[TrialStore]:
         """The open store of a run from start to end: status ``running`` while inside,
         ``finished`` on a normal exit, ``interrupted`` (Ctrl-C, SIGTERM) or ``failed``."""
-        store = self._open()
+        store = self._open(config)
         with store, ending_recorded(lambda status: store.set_meta("status", status)):
-            self._begin(store, space, evaluator, config)
+            self._begin(store, space, evaluator)
             yield store
             store.set_meta("status", "finished")
             store.set_meta("finished_at", time.time())
 
-    def _open(self) -> TrialStore:
+    def _open(self, config: RunConfig | None) -> TrialStore:
         if self.path is None:
             return TrialStore(":memory:")
-        check_run_dir(self.path, resume=self.resume)
-        self.path.mkdir(parents=True, exist_ok=True)
+        assert self._lock is not None, "use the RunDir as a context manager"
+        if not self.resume and config is not None:  # first: a directory a resume can read
+            write_atomically(self.path / CONFIG_NAME, dump_config(config))
         return TrialStore(self.path / STORE_NAME)
 
-    def _begin(self, store: TrialStore, space: SearchSpace, evaluator: Evaluator | None,
-               config: RunConfig | None) -> None:
-        if not self.resume:  # written once: a resumed run keeps the config it began with
-            if config is not None and self.path is not None:
-                (self.path / CONFIG_NAME).write_text(dump_config(config))
+    def _begin(self, store: TrialStore, space: SearchSpace, evaluator: Evaluator | None
+               ) -> None:
+        if not self.resume:
             store.set_meta("created", time.time())  # the report's real wall time
         # The report's labels (set on resume too: a run begun by an older version may lack them)
         store.set_meta("space", {"name": space.name, **space.options()})
@@ -120,21 +162,70 @@ def ending_recorded(set_status: Callable[[str], None]) -> Iterator[None]:
         raise
 
 
-def check_run_dir(run_dir: Path, *, resume: bool) -> None:
-    """Refuse to mix two runs in one directory, or to resume a directory with no run. A
-    directory whose run failed before its first trial (e.g. the Ray cluster was not there)
-    holds nothing worth keeping: a new run may take it."""
+def _made(path: Path) -> Path:
+    """``path`` created (with its parents) if missing; a path that cannot be a directory is
+    one user error line, not an OSError."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"cannot create the run directory {path}: "
+                          f"{exc.strerror or exc}") from None
+    if not path.is_dir():
+        raise RunDirError(f"{path} is not a directory")
+    return path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``path`` so that a reader (or a resume after a kill) sees all of it or none."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def check_run_dir(run_dir: Path, *, resume: bool, advice: Advice = CLI,
+                  locked_by_us: bool = False) -> None:
+    """Refuse a directory another live process runs, to mix two runs in one directory, or
+    to resume a directory with no run. A directory whose run never started (interrupted in
+    its first moments) or failed before its first trial holds nothing worth keeping: a new
+    run may take it, and a resume starts it."""
+    who = None if locked_by_us else holder(run_dir)
+    if who is not None:
+        raise in_use_error(run_dir, who)
     if resume:
-        if not (run_dir / STORE_NAME).is_file():
-            raise RunDirError(f"cannot resume {run_dir}: it holds no {STORE_NAME}")
-    elif run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        if failed_before_any_trial(run_dir):
-            log.info("%s: its run failed before any trial; starting afresh there", run_dir)
+        if not (run_dir / STORE_NAME).is_file() and not (run_dir / CONFIG_NAME).is_file():
+            raise RunDirError(f"cannot resume {run_dir}: it holds no run; start one with "
+                              + advice.start.format(dir=str(run_dir)))
+        return
+    if run_dir.exists() and (not run_dir.is_dir() or _holds_files(run_dir)):
+        if not started(run_dir) or failed_before_any_trial(run_dir):
+            log.info("%s: its run never started a trial; starting afresh there", run_dir)
             return
-        raise RunDirError(
-            f"{run_dir} already holds files (another run?); pass --resume {run_dir} to "
-            "continue it, or choose another --out"
-        )
+        raise RunDirError(f"{run_dir} already holds a run; "
+                          f"{advice.resume.format(dir=str(run_dir))}, or {advice.other}")
+
+
+def _holds_files(run_dir: Path) -> bool:
+    return any(p.name != LOCK_NAME for p in run_dir.iterdir())
+
+
+def started(run_dir: Path) -> bool:
+    """Whether a run in ``run_dir`` has done work worth resuming: a trial (finished or in
+    flight) or a one-shot checkpoint. Not: only ``config.yaml``, an empty store."""
+    if (run_dir / CHECKPOINT).exists():
+        return True
+    if not (run_dir / STORE_NAME).is_file():
+        return False
+    try:
+        with TrialStore(run_dir / STORE_NAME) as store:
+            return bool(store.count_trials()) or store.get_meta("status") == "finished"
+    except RunDirError:  # unreadable: not ours to overwrite
+        return True
+
+
+def clear_unstarted(run_dir: Path) -> None:
+    """Remove what a run that never started left (its store), so it starts clean."""
+    for name in (STORE_NAME, STORE_NAME + "-wal", STORE_NAME + "-shm"):
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def failed_before_any_trial(run_dir: Path) -> bool:
@@ -147,8 +238,25 @@ def failed_before_any_trial(run_dir: Path) -> bool:
         return False
 
 
+def require_a_finished_trial(result: SearchResult) -> None:
+    """A search in which no trial finished failed, whatever its strategy says: raise with
+    the first trial's error (so the command exits non-zero and the run is "failed")."""
+    if result.best is not None:
+        return
+    failed = [t for t in result.trials if t.result.error]
+    if failed:
+        first = failed[0]
+        raise SearchFailed(f"no trial finished ({len(failed)} of {len(result.trials)} failed); "
+                           f"trial {first.id}: {first.result.error}")
+    raise SearchFailed(f"no trial finished ({len(result.trials)} trials, none with a finite "
+                       "search signal)")
+
+
 def stored_status(run_dir: Path) -> str:
-    """The status recorded in a run directory: running, finished, failed or interrupted."""
+    """The status recorded in a run directory: running, finished, failed or interrupted
+    ("not started" before its store exists)."""
+    if not (run_dir / STORE_NAME).is_file():
+        return "not started"
     with TrialStore(run_dir / STORE_NAME) as store:
         return str(store.get_meta("status", "unknown"))
 

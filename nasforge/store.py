@@ -171,6 +171,9 @@ class TrialStore:
         return self.db.execute("DELETE FROM trials WHERE status='running' AND id > ?",
                                (after,)).rowcount
 
+    def count_trials(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+
     def trials(self, status: str | None = None) -> list[Trial]:
         query = "SELECT id, arch, key, status, metrics, cost, params, flops, error, started, " \
                 "finished FROM trials"

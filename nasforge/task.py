@@ -9,6 +9,8 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from nasforge.errors import ConfigError
+
 Split = Literal["train", "valid", "test"]
 # A batch-level augmentation: (inputs, generator) -> inputs, applied to training batches only.
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -70,6 +72,12 @@ class Task:
     augment: Augment | None = None
     metric: str = "accuracy"
     info: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
+                or self.batch_size < 1:
+            raise ConfigError(f"task.batch_size must be a positive integer, got "
+                              f"{self.batch_size!r}")
 
     @property
     def input_shape(self) -> tuple[int, ...]:

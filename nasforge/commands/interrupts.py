@@ -39,7 +39,8 @@ def interrupts_end_the_run(run_dir: Path | None) -> Iterator[None]:
         yield
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
-        started = run_dir is not None and (run_dir / STORE_NAME).is_file()
+        started = run_dir is not None and any(
+            (run_dir / name).is_file() for name in (STORE_NAME, "config.yaml"))
         where = f"; finished work is kept in {run_dir}" if started else ""
         hint = f"; continue with: nasforge search --resume {run_dir}" if started else ""
         click.echo(f"interrupted ({'SIGTERM' if terminated else 'Ctrl-C'}){where}{hint}",

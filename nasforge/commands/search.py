@@ -30,7 +30,13 @@ from nasforge.distributed import (
 )
 from nasforge.errors import ConfigError
 from nasforge.run import run_search
-from nasforge.run_dir import SearchResult, check_run_dir, stored_result, stored_status
+from nasforge.run_dir import (
+    CONFIG_NAME,
+    SearchResult,
+    check_run_dir,
+    stored_result,
+    stored_status,
+)
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet_reuse import trained_file
 from nasforge.threads import child_environment
@@ -45,11 +51,16 @@ def resolve(config_path: Path | None, overrides: Sequence[str], out: Path | None
     """The config and run directory of a new run, or of the run to resume (whose stored
     config is used as is, so the resumed run continues exactly the same search)."""
     if resume is not None:
-        if overrides or out is not None:
-            raise ConfigError("--resume continues a run as it was configured: drop --set/--out")
+        if overrides or out is not None or config_path is not None:
+            given = "CONFIG" if config_path is not None else "--set/--out"
+            raise ConfigError(f"--resume continues a run as it was configured: drop {given}")
         if check:
             check_run_dir(resume, resume=True)
-        return check_config(load_config(resume / "config.yaml")), resume
+        if not (resume / CONFIG_NAME).is_file():
+            raise ConfigError(f"{resume} holds no {CONFIG_NAME} (a run started from Python "
+                              "with objects): resume it with nasforge.search(..., "
+                              f"run_dir={str(resume)!r}, resume=True)")
+        return check_config(load_config(resume / CONFIG_NAME)), resume
     if config_path is None:
         raise ConfigError("give a CONFIG file (or --resume RUNDIR)")
     config = check_config(load_config(config_path, overrides))

@@ -42,10 +42,13 @@ def mixed_order(indices: np.ndarray | range, seed: int, stream: int) -> list[int
 
 def limit(n_available: int, n_wanted: int | None, seed: int) -> np.ndarray:
     """Indices of a seeded random subset of size ``n_wanted`` (all, when None)."""
-    if n_wanted is None or n_wanted >= n_available:
+    if n_wanted is not None and n_wanted <= 0:
+        raise ConfigError(f"task.train_size must be positive, got {n_wanted}")
+    if n_wanted is not None and n_wanted > n_available:
+        raise ConfigError(f"task.train_size={n_wanted} is more than the {n_available} training "
+                          "samples there are")
+    if n_wanted is None or n_wanted == n_available:
         return np.arange(n_available)
-    if n_wanted <= 0:
-        raise ConfigError(f"a training-set size must be positive, got {n_wanted}")
     return np.sort(np.random.default_rng(seed + 1).permutation(n_available)[:n_wanted])
 
 

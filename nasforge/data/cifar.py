@@ -29,7 +29,7 @@ from nasforge.data.transforms import (
     stratified_split,
     subset_task,
 )
-from nasforge.errors import DataError
+from nasforge.errors import ConfigError, DataError
 from nasforge.registry import TASKS
 from nasforge.task import Shape, Task
 
@@ -133,8 +133,11 @@ def stratified_search_split(labels: np.ndarray, *, seed: int, train_size: int | 
     search-train and search-valid with every class in the same proportion in both (halves by
     default); ``train_size`` first keeps a stratified subset of that many images."""
     keep = np.arange(len(labels))
+    check_positive("task.train_size", train_size)
+    if train_size is not None and train_size > len(labels):
+        raise ConfigError(f"task.train_size={train_size} is more than the {len(labels)} "
+                          "training images there are")
     if train_size is not None and train_size < len(labels):
-        check_positive("task.train_size", train_size)
         drop = 1.0 - train_size / len(labels)
         keep = stratified_split(labels, drop, seed + 1, key="task.train_size")[0]
     train, valid = stratified_split(labels[keep], valid_fraction, seed, key="task.valid_fraction")

@@ -45,6 +45,9 @@ class TrainEvaluator(Evaluator):
             raise ConfigError("the train evaluator needs a task (config key 'task')")
         if epochs <= 0:
             raise ConfigError(f"evaluator.epochs must be positive, got {epochs}")
+        if not lr > 0 or momentum < 0 or weight_decay < 0:
+            raise ConfigError("evaluator.lr must be > 0, momentum and weight_decay >= 0; got "
+                              f"lr={lr}, momentum={momentum}, weight_decay={weight_decay}")
         if valid_epochs is not None and valid_epochs <= 0:
             raise ConfigError(f"evaluator.valid_epochs must be positive, got {valid_epochs}")
         self.space, self.task, self.seed = space, task, seed

@@ -13,6 +13,8 @@ from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.task import Task
 
+MAX_POPULATION = 1_000_000  # more is a typo: a search of random samples that never evolves
+
 
 @STRATEGIES.register("evolution")
 class RegularizedEvolution(AskTellStrategy):
@@ -34,6 +36,9 @@ class RegularizedEvolution(AskTellStrategy):
                  max_redraws: int = 100, constraints: dict[str, Any] | None = None,
                  task: Task | None = None, max_rejections: int = 1000) -> None:
         super().__init__(space, seed, constraints, task, max_rejections)
+        if population > MAX_POPULATION:
+            raise ConfigError(f"evolution: population {population:,} is more than "
+                              f"{MAX_POPULATION:,}")
         if population < 1 or not 1 <= sample_size <= population:
             raise ConfigError(
                 f"evolution needs population >= 1 and 1 <= sample_size <= population, "

@@ -13,6 +13,7 @@ from nasforge.evaluators.base import Result
 from nasforge.registry import STRATEGIES
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
+from nasforge.strategies.evolution import MAX_POPULATION
 from nasforge.task import Task
 
 
@@ -153,6 +154,9 @@ class SPOSEvolution(AskTellStrategy):
 
 def _check(population: int, generations: int, top_k: int, mutation: int, crossover: int,
            mutation_prob: float) -> None:
+    if max(population, generations) > MAX_POPULATION:
+        raise ConfigError(f"spos_evolution: population and generations must be at most "
+                          f"{MAX_POPULATION:,}, got {population:,} and {generations:,}")
     if min(population, generations, top_k) < 1 or min(mutation, crossover) < 0:
         raise ConfigError("spos_evolution needs population, generations, top_k >= 1 and "
                           "mutation, crossover >= 0")

@@ -12,6 +12,9 @@ from cli_helpers import kill_when, nasforge, one_line_error
 
 from nasforge.store import Trial, TrialStore
 
+# One-shot searches train at least one epoch: one step of it, enough for these tests.
+ONE_STEP = ("--set", "strategy.epochs=1", "--set", "strategy.max_batches=1")
+
 TINY = """\
 seed: 0
 space: {name: nb201, C: 4, N: 1}
@@ -104,8 +107,7 @@ BAD = [
 
 @pytest.mark.parametrize("args, message", BAD, ids=[m for _, m in BAD])
 def test_bad_input_is_one_line_exit_2(args, message, workdir: Path):
-    proc = nasforge("search", "spos.yaml", "--set", "strategy.epochs=0", *args, cwd=workdir,
-                    check=False)
+    proc = nasforge("search", "spos.yaml", *ONE_STEP, *args, cwd=workdir, check=False)
     one_line_error(proc, message)
 
 

@@ -15,6 +15,9 @@ from nasforge.spaces.shufflenet import ShuffleNetSpace
 from nasforge.store import TrialStore
 from nasforge.task import Shape
 
+# One-shot searches train at least one epoch: one step of it, enough for these tests.
+ONE_STEP = ("--set", "strategy.epochs=1", "--set", "strategy.max_batches=1")
+
 TINY = """\
 seed: 0
 space: {name: shufflenet, width_mult: 0.25, repeats: [1, 1, 1, 1],
@@ -61,7 +64,7 @@ def test_a_latency_table_limits_the_search(workdir: Path):
                 entries[f"b{i:02d}/{op}/{scale:g}"] = scale  # wider = slower
     (workdir / "lut.json").write_text(json.dumps({"entries": entries}))
     limits = "{max_latency_ms: 5, latency_table: lut.json}"
-    nasforge("search", "shufflenet.yaml", "--set", "strategy.epochs=0",
+    nasforge("search", "shufflenet.yaml", *ONE_STEP,
              "--set", f"selection.strategy.constraints={limits}", "--out", "lut", cwd=workdir)
     best = json.loads((workdir / "lut" / "best.json").read_text())["architecture"]
     assert 1.0 + sum(best[f"b{i:02d}/width"] for i in range(4)) <= 5
@@ -77,6 +80,5 @@ BAD = [
 
 @pytest.mark.parametrize("args, message", BAD, ids=[m for _, m in BAD])
 def test_bad_input_is_one_line_exit_2(args, message, workdir: Path):
-    proc = nasforge("search", "shufflenet.yaml", "--set", "strategy.epochs=0", *args,
-                    cwd=workdir, check=False)
+    proc = nasforge("search", "shufflenet.yaml", *ONE_STEP, *args, cwd=workdir, check=False)
     one_line_error(proc, message)

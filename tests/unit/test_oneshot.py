@@ -66,7 +66,7 @@ def test_outputs_and_resume_mid_training_and_mid_selection(tmp_path):
         assert store.get_meta("space")["name"] == "nb201"
     assert trial.status == "ok" and trial.key == NB201Space().key(full.best.arch)
     assert trial.result.metrics == pytest.approx(full.best.result.metrics)
-    with pytest.raises(RunDirError, match="already holds files"):
+    with pytest.raises(RunDirError, match="already holds a run"):
         run(tmp_path / "full")  # another run in the same directory
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "cut", die_epoch=1)

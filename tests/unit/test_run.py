@@ -3,7 +3,7 @@ import math
 import pytest
 
 from nasforge.config import Budget
-from nasforge.errors import ConfigError, RunDirError, TrialFailed
+from nasforge.errors import ConfigError, RunDirError, SearchFailed, TrialFailed
 from nasforge.evaluators.base import Evaluator, Result
 from nasforge.evaluators.function import FunctionEvaluator
 from nasforge.executors import LocalExecutor
@@ -89,9 +89,18 @@ def test_a_budget_is_required():
 
 
 def test_best_trial_ignores_failures_and_nan():
-    result = search(None, FunctionEvaluator(lambda a: math.nan), trials=3)
-    assert best_trial(result.trials) is None
+    calls = iter([math.nan, 1.0, math.nan])
+    result = search(None, FunctionEvaluator(lambda a: next(calls)), trials=3)
+    assert [t.status for t in result.trials] == ["failed", "ok", "failed"]
+    assert best_trial(result.trials) is result.trials[1]
     assert Result.failed("x").objective == -math.inf
+
+
+def test_a_search_in_which_no_trial_finished_fails_with_the_first_error(tmp_path):
+    with pytest.raises(SearchFailed, match="no trial finished .3 of 3 failed.; trial 1: the "
+                                           "function returned nan, not a finite number"):
+        search(tmp_path / "run", FunctionEvaluator(lambda a: math.nan), trials=3)
+    assert stored_status(tmp_path / "run") == "failed"
 
 
 def test_callbacks_see_every_finished_trial():
