@@ -1,5 +1,5 @@
 """``python -m nasforge`` runs the CLI."""
 
-from nasforge.cli import main
+from nasforge.entry import run
 
-main()
+run()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -16,8 +17,10 @@ from typing import Any
 
 import click
 
-from nasforge.errors import NasforgeError
+from nasforge.errors import NasforgeError, Terminated
 from nasforge.threads import prefer_passive_waiting  # cli.py's imports never load torch
+
+EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 log = logging.getLogger("nasforge")
 
@@ -42,7 +45,21 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group()
+class Nasforge(click.Group):
+    """The command group; an interrupt that reaches it (one that lands before a command
+    installs its own handling, e.g. while it starts) ends the command as one line and exit
+    status 130 (Ctrl-C) or 143 (SIGTERM), never click's "Aborted!" and status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            terminated = isinstance(exc, Terminated)
+            click.echo(f"interrupted ({'SIGTERM' if terminated else 'Ctrl-C'})", err=True)
+            raise SystemExit(EXIT_SIGTERM if terminated else EXIT_SIGINT) from None
+
+
+@click.group(cls=Nasforge)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 @click.version_option(package_name="nasforge")
 def main(verbose: bool) -> None:

@@ -207,7 +207,10 @@ def _distributed(raw: Any) -> int:
     if not isinstance(raw, Mapping) or set(raw) - {"nproc"}:
         raise ConfigError("config key 'distributed' takes only nproc (e.g. distributed: "
                           "{nproc: 2})")
-    return int(check_value("distributed.nproc", raw.get("nproc", 1), int))
+    nproc = int(check_value("distributed.nproc", raw.get("nproc", 1), int))
+    if nproc < 1:
+        raise ConfigError(f"distributed.nproc must be >= 1, got {nproc}")
+    return nproc
 
 
 def _budget(raw: Any) -> Budget:

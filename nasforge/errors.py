@@ -29,3 +29,8 @@ class SearchFailed(NasforgeError):
 
 class TrialFailed(RuntimeError):
     """One candidate failed (NaN loss, crash). The search marks the trial failed and goes on."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would raise KeyboardInterrupt, so that both stop a run
+    the same way (``kill PID``, a batch system's time limit, ``docker stop``)."""

@@ -144,8 +144,8 @@ class RunDir:
 
         if result.best is not None:
             record = best_record(space, result.best)
-            (self.path / "best.json").write_text(json.dumps(record, indent=2) + "\n")
-        write_report(self.path, space, extra_plots=plots)
+            write_atomically(self.path / "best.json", json.dumps(record, indent=2) + "\n")
+        write_report(self.path, space, extra_plots=plots)  # last: a complete run has one
 
 
 @contextmanager
@@ -165,14 +165,20 @@ def ending_recorded(set_status: Callable[[str], None]) -> Iterator[None]:
 def _made(path: Path) -> Path:
     """``path`` created (with its parents) if missing; a path that cannot be a directory is
     one user error line, not an OSError."""
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path} is not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunDirError(f"cannot create the run directory {path}: "
                           f"{exc.strerror or exc}") from None
-    if not path.is_dir():
-        raise RunDirError(f"{path} is not a directory")
     return path
+
+
+def make_run_dir(path: Path) -> Path:
+    """Create ``path`` now (before a run is built), so that one that cannot be a run
+    directory fails as one line before anything else is done."""
+    return _made(path)
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -250,6 +256,12 @@ def require_a_finished_trial(result: SearchResult) -> None:
                            f"trial {first.id}: {first.result.error}")
     raise SearchFailed(f"no trial finished ({len(result.trials)} trials, none with a finite "
                        "search signal)")
+
+
+def outputs_written(run_dir: Path) -> bool:
+    """Whether a finished run wrote its outputs (``report.html``, written last, atomically):
+    a run killed while writing them is finished by ``--resume``."""
+    return (run_dir / "report.html").is_file()
 
 
 def stored_status(run_dir: Path) -> str:

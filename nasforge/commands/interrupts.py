@@ -12,17 +12,13 @@ from types import FrameType
 
 import click
 
+from nasforge.errors import Terminated
 from nasforge.store import STORE_NAME
 
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C would raise KeyboardInterrupt, so that both stop a run
-    the same way (``kill PID``, a batch system's time limit, ``docker stop``)."""
-
-
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+def raise_terminated(signum: int, frame: FrameType | None) -> None:
     del signum, frame
     raise Terminated
 
@@ -32,7 +28,7 @@ def interrupts_end_the_run(run_dir: Path | None) -> Iterator[None]:
     """Within the block, Ctrl-C and SIGTERM end the command cleanly: one line on stderr
     (with the command that resumes ``run_dir``, once the run has started), then exit 130 or
     143."""
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     # A parent that ignored SIGINT (nohup, some CI runners) would make Ctrl-C do nothing.
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

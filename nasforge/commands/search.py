@@ -34,6 +34,8 @@ from nasforge.run_dir import (
     CONFIG_NAME,
     SearchResult,
     check_run_dir,
+    make_run_dir,
+    outputs_written,
     stored_result,
     stored_status,
 )
@@ -67,6 +69,7 @@ def resolve(config_path: Path | None, overrides: Sequence[str], out: Path | None
     run_dir = out or default_run_dir(config_path)
     if check:  # rank 0 of a data-parallel group checks; the others follow it
         check_run_dir(run_dir, resume=False)
+        make_run_dir(run_dir)
     return config, run_dir
 
 
@@ -77,7 +80,8 @@ def run_search_command(config_path: Path | None, overrides: Sequence[str], out: 
     is_main = int(os.environ.get("RANK", "0")) == 0  # set by torchrun, or by launch() below
     config, run_dir = resolve(config_path, overrides, out, resume, check=is_main)
     context = from_environment(resolve_device(config.device))  # gloo or NCCL, as trained
-    if resume is not None and context.is_main and stored_status(run_dir) == "finished":
+    if resume is not None and context.is_main and stored_status(run_dir) == "finished" \
+            and outputs_written(run_dir):
         click.echo(f"{run_dir} already finished: nothing to resume", err=True)
         result = stored_result(run_dir)
         _print_summary(result, build("space", config.space).format)

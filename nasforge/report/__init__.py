@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -80,7 +81,9 @@ def write_report(run_dir: Path, space: SearchSpace, extra_plots: Sequence[Plot] 
     else:
         sections.append(trials_section(trials, space))
     path = run_dir / REPORT_NAME
-    path.write_text(render_page(run_dir, sections), encoding="utf-8")
+    tmp = path.with_name(REPORT_NAME + ".tmp")  # whole or absent: it marks a complete run
+    tmp.write_text(render_page(run_dir, sections), encoding="utf-8")
+    os.replace(tmp, path)
     log.info("report written to %s", path)
     return path
 
