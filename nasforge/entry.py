@@ -7,23 +7,16 @@ from __future__ import annotations
 
 import signal
 import sys
-from types import FrameType
 
+from nasforge import interrupts
 from nasforge.errors import Terminated
 
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    del signum, frame
-    raise Terminated
-
-
 def run() -> None:
     """Install the handlers, then import and run the command line."""
-    signal.signal(signal.SIGTERM, _terminate)
-    # Ctrl-C raises KeyboardInterrupt even where a parent ignored SIGINT (nohup, CI runners).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupts.install()
     try:
         from nasforge.cli import main
 
@@ -33,5 +26,6 @@ def run() -> None:
         print(f"interrupted ({'SIGTERM' if terminated else 'Ctrl-C'})", file=sys.stderr)
         raise SystemExit(EXIT_SIGTERM if terminated else EXIT_SIGINT) from None
     finally:  # the command has ended (its work stored): the interpreter shuts down quietly
+        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -8,19 +8,14 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import click
 
+from nasforge import interrupts
 from nasforge.errors import Terminated
 from nasforge.store import STORE_NAME
 
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
-
-
-def raise_terminated(signum: int, frame: FrameType | None) -> None:
-    del signum, frame
-    raise Terminated
 
 
 @contextmanager
@@ -28,9 +23,9 @@ def interrupts_end_the_run(run_dir: Path | None) -> Iterator[None]:
     """Within the block, Ctrl-C and SIGTERM end the command cleanly: one line on stderr
     (with the command that resumes ``run_dir``, once the run has started), then exit 130 or
     143."""
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
-    # A parent that ignored SIGINT (nohup, some CI runners) would make Ctrl-C do nothing.
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), \
+        signal.getsignal(signal.SIGALRM)
+    interrupts.install()  # never inside an import (nasforge.interrupts says why)
     try:
         yield
     except KeyboardInterrupt as exc:
@@ -43,5 +38,6 @@ def interrupts_end_the_run(run_dir: Path | None) -> Iterator[None]:
                    err=True)
         raise SystemExit(EXIT_SIGTERM if terminated else EXIT_SIGINT) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
+        for signum, handler in zip((signal.SIGTERM, signal.SIGINT, signal.SIGALRM), previous,
+                                   strict=True):
+            signal.signal(signum, handler)
