@@ -78,7 +78,7 @@ class Sizes:
 
 GPU = Sizes("cuda", 2000, (16, 5, 32), (16, 6, 32), (64, 256), 10, 10, None, (16, 5, 32),
             "inductor", 150, 4, ("task.train_size=4000", "strategy.max_batches=5"), True)
-DRY = Sizes("cpu", 200, (4, 1, 16), (4, 3, 16), (8, 16), 2, 1, 400, (4, 1, 16), "aot_eager",
+DRY = Sizes("cpu", 200, (4, 1, 16), (4, 3, 16), (8, 16), 2, 1, 200, (4, 1, 16), "aot_eager",
             240, 2, ("space.C=2", "space.layers=3", "selection.finetune_epochs=0",
                      "selection.valid_batches=1"), False)
 

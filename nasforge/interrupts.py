@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM as exceptions raised where Python code can handle them: never inside an
-import. An interrupt raised in the middle of an import leaves that module half initialised
+import (nor inside a finalizer, where it would be printed and dropped). An interrupt raised
+in the middle of an import leaves that module half initialised
 (a later use then fails with an unrelated error: a RecursionError from numpy's lazy import, a
 ValueError from a package's unpacking, both seen when a search was interrupted in its first
 second), and some packages swallow it while they import. So a signal that lands while an
@@ -40,8 +41,10 @@ def _retry(signum: int, frame: FrameType | None) -> None:
 
 
 def _deliver(frame: FrameType | None) -> None:
-    """Raise the first pending interrupt now, or later if an import is running."""
-    if _importing(frame):
+    """Raise the first pending interrupt now, or later if an import or a finalizer is
+    running (an exception raised in ``__del__`` is printed and dropped: the interrupt would
+    be lost)."""
+    if _unsafe(frame):
         signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
         return
     kind = _pending[0]
@@ -49,9 +52,10 @@ def _deliver(frame: FrameType | None) -> None:
     raise kind
 
 
-def _importing(frame: FrameType | None) -> bool:
+def _unsafe(frame: FrameType | None) -> bool:
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
+        code = frame.f_code
+        if code.co_filename.startswith("<frozen importlib") or code.co_name == "__del__":
             return True
         frame = frame.f_back
     return False

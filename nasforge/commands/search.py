@@ -69,7 +69,6 @@ def resolve(config_path: Path | None, overrides: Sequence[str], out: Path | None
     run_dir = out or default_run_dir(config_path)
     if check:  # rank 0 of a data-parallel group checks; the others follow it
         check_run_dir(run_dir, resume=False)
-        make_run_dir(run_dir)
     return config, run_dir
 
 
@@ -108,6 +107,7 @@ def _search(config: RunConfig, config_path: Path | None, overrides: Sequence[str
         executor = make_executor(config.executor.to_dict() if config.executor else None)
         executor.check()
     if context.is_main:
+        make_run_dir(run_dir)  # one that cannot be made fails here, as one line
         click.echo(f"run directory: {run_dir}", err=True)
     if isinstance(strategy, OneShotStrategy):
         from nasforge.oneshot import run_oneshot

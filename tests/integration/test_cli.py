@@ -177,7 +177,7 @@ def test_runs_list_marks_a_damaged_run_and_lists_the_others(workdir: Path, finis
     shutil.copytree(finished_run, root / "broken")
     damage(root / "broken" / "trials.sqlite")
     listing = nasforge("runs", "list", str(root), cwd=workdir).stdout
-    assert re.search(r"good\s+finished\s+6", listing), listing
+    assert re.search(r"good\s+finished\s+evolution\s+\S+ \S+\s+6\s", listing), listing
     assert re.search(r"broken\s+damaged .*is damaged", listing), listing
 
 

@@ -80,7 +80,7 @@ def test_train_in_a_terminal_shows_epochs(workdir: Path, oneshot_output: str):
 def test_runs_list_and_show_in_a_terminal(workdir: Path, oneshot_output: str):
     status, output = nasforge_pty("runs", "list", ".", cwd=workdir)
     assert_clean(status, output)
-    assert re.search(r"pt\s+finished\s+1", output), output
+    assert re.search(r"pt\s+finished\s+darts\s+\S+ \S+\s+1\s", output), output
     status, output = nasforge_pty("runs", "show", "pt", cwd=workdir)
     assert_clean(status, output)
     assert "status    finished" in output

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_interrupted_runs_continue_to_the_uninterrupted_sequence(tmp_path: Path) -> None:
     out = tmp_path / "faults.json"
-    proc = subprocess.run([sys.executable, "benchmarks/faults.py", "--injections", "6",
+    proc = subprocess.run([sys.executable, "benchmarks/faults.py", "--injections", "4",
                            "--scenarios", "table", "--seed", "11", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})

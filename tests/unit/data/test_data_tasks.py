@@ -130,7 +130,8 @@ def test_bad_options_are_config_errors(name, options):
 def test_config_checks_option_types():
     check_options(TASKS.get("synthetic"), {"dims": 1, "noise": 2, "train_size": None}, "task")
     check_options(TASKS.get("cifar10"), {"root": "x", "size": 16, "augment": False}, "task")
+    check_options(TASKS.get("mnist5k"), {"size": 14.0}, "task")  # a whole number: an integer
     for name, options in [("synthetic", {"dims": 3}), ("cifar10", {"size": "16"}),
-                          ("mnist5k", {"size": 14.0}), ("cifar100", {"labels": "super"})]:
+                          ("mnist5k", {"size": 14.5}), ("cifar100", {"labels": "super"})]:
         with pytest.raises(ConfigError):
             check_options(TASKS.get(name), options, "task")
