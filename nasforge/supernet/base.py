@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from nasforge.architecture import Architecture
 from nasforge.errors import ArchitectureError, ConfigError
+from nasforge.task import Shape
 
 
 class EdgeWeights:
@@ -296,3 +298,41 @@ class Supernet(nn.Module):
         target.update(weights)
         model.load_state_dict(target)
         return model
+
+
+class CellSupernet(Supernet):
+    """A supernet of search cells whose edges are mixed ops (NB201, DARTS): each cell has
+    ``edges`` (a ModuleDict of mixed ops, each holding its candidate ``ops``) and ``index``
+    (edge key -> row of ``arch_state``); the network ``net`` begins with a stem convolution.
+
+    ``channels_last``: on 2D (image) inputs the network runs in the channels-last memory
+    format (converted on its first forward, or by ``settle_layout`` before compiling);
+    ``fused``: the edges leaving a node run together (``supernet.fused``), the form whose
+    batch norms a zero weight can gate, so the static form needs it."""
+
+    net: Any  # the space's network with search cells (NB201Network, DartsNetwork)
+    shape: Shape
+    channels_last: bool
+    fused: bool
+    cell_type: type[nn.Module]  # the search cell class
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and x.dim() == 4:
+            x = channels_last(self, self.net.stem[0].weight, x)
+        return self.net(x)  # type: ignore[no-any-return]
+
+    @property
+    def has_static_form(self) -> bool:
+        return self.fused
+
+    def settle_layout(self) -> None:
+        if self.channels_last and self.shape.dim == 2:
+            self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+    def op_modules(self) -> Iterator[tuple[int, int, nn.Module]]:
+        for module in self.modules():
+            if isinstance(module, self.cell_type):
+                cell: Any = module  # a search cell: its edges and their rows
+                for key, mixed in cell.edges.items():
+                    for i, op in enumerate(mixed.ops):
+                        yield cell.index[key], i, op

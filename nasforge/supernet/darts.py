@@ -13,7 +13,7 @@ a node can be cut down to its two kept inputs; ``restore_edge`` undoes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -24,7 +24,7 @@ from nasforge.spaces.darts import DartsSpace, edge_label
 from nasforge.spaces.darts_net import CELL_TYPES, EDGES, NODES, DartsNetwork, Preprocess, node_edge
 from nasforge.spaces.darts_ops import make_darts_op
 from nasforge.spaces.ops import Zero
-from nasforge.supernet.base import EdgeWeights, Supernet, channels_last
+from nasforge.supernet.base import CellSupernet, EdgeWeights
 from nasforge.supernet.fused import Branch, accumulate
 from nasforge.supernet.fused_darts import run_cell_branches
 from nasforge.supernet.mixed import MixedOp
@@ -110,7 +110,7 @@ class DartsSearchCell(Preprocess):
         return torch.cat(states[2:], dim=1)  # (batch, 4c, ...)
 
 
-class DartsSupernet(Supernet):
+class DartsSupernet(CellSupernet):
     """The DARTS search network over ``space`` (default: the DARTS space, 8 ops).
 
     ``C`` and ``layers`` default to the space's (DARTS searches with C=16, 8 cells).
@@ -122,6 +122,8 @@ class DartsSupernet(Supernet):
     ``fused``: evaluate the edges leaving each state of a cell together
     (``supernet.fused_darts``); same numbers up to float rounding.
     """
+
+    cell_type = DartsSearchCell
 
     def __init__(self, shape: Shape, space: DartsSpace | None = None, C: int | None = None,
                  layers: int | None = None, channels_last: bool = True,
@@ -141,11 +143,6 @@ class DartsSupernet(Supernet):
 
         self.net = DartsNetwork(make_cell, shape, self.space.C, self.space.layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.channels_last and x.dim() == 4:
-            x = channels_last(self, self.net.stem[0].weight, x)
-        return self.net(x)  # type: ignore[no-any-return]
-
     def path_indices(self, arch: Architecture) -> dict[int, int]:
         """The 16 edges ``arch`` keeps, with their ops; every other edge is off."""
         state = self.arch_state
@@ -154,22 +151,6 @@ class DartsSupernet(Supernet):
             e = state.edge_index(edge)
             path[e] = state.op_index(e, op)
         return path
-
-    @property
-    def has_static_form(self) -> bool:
-        return self.fused  # the fused cells gate batch-norm updates by weight
-
-    def settle_layout(self) -> None:
-        if self.channels_last and self.shape.dim == 2:
-            self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-
-    def op_modules(self) -> Iterator[tuple[int, int, nn.Module]]:
-        for cell in self.net.cells:
-            if isinstance(cell, DartsSearchCell):
-                for name, mixed in cell.edges.items():
-                    assert isinstance(mixed, DartsMixedOp)
-                    for i, op in enumerate(mixed.ops):
-                        yield cell.index[name], i, op
 
     def to_architecture(self, edge_ops: dict[str, str]) -> Architecture:
         """The space's architecture for the kept edges (exactly 2 per node and cell type)."""

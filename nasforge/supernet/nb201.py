@@ -7,7 +7,7 @@ stem, reduction blocks and classifier are the standalone network's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -16,7 +16,7 @@ from nasforge.architecture import Architecture
 from nasforge.errors import ArchitectureError
 from nasforge.registry import SUPERNETS
 from nasforge.spaces.nb201 import EDGES, NB201_OPS, NODES, NB201Network, NB201Space, edge_label
-from nasforge.supernet.base import EdgeWeights, Supernet, channels_last
+from nasforge.supernet.base import CellSupernet, EdgeWeights
 from nasforge.supernet.fused import Branch, accumulate, run_branches
 from nasforge.supernet.mixed import MixedOp
 from nasforge.task import Shape
@@ -75,7 +75,7 @@ class NB201SearchCell(nn.Module):
         return mixed.ops[i]
 
 
-class NB201Supernet(Supernet):
+class NB201Supernet(CellSupernet):
     """Every NB201 cell at once. ``ops`` restricts the candidate ops (default: all five).
 
     ``channels_last``: on 2D (image) inputs, run the network in the channels-last memory
@@ -86,6 +86,8 @@ class NB201Supernet(Supernet):
     ``fused``: evaluate the edges leaving each node together (``supernet.fused``); same
     numbers up to float rounding, about 1.3x faster and half the peak memory on that step.
     """
+
+    cell_type = NB201SearchCell
 
     def __init__(self, shape: Shape, C: int = 16, N: int = 5,
                  ops: Sequence[str] = NB201_OPS, channels_last: bool = True,
@@ -100,27 +102,6 @@ class NB201Supernet(Supernet):
         self.arch_state = EdgeWeights([edge_label(*e) for e in EDGES], [tuple(ops)] * len(EDGES))
         self.net = NB201Network(lambda c: NB201SearchCell(self.arch_state, c, shape.dim, fused),
                                 shape, C, N)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.channels_last and x.dim() == 4:
-            x = channels_last(self, self.net.stem[0].weight, x)
-        return self.net(x)  # type: ignore[no-any-return]
-
-    @property
-    def has_static_form(self) -> bool:
-        return self.fused  # the fused cells gate batch-norm updates by weight
-
-    def settle_layout(self) -> None:
-        if self.channels_last and self.shape.dim == 2:
-            self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-
-    def op_modules(self) -> Iterator[tuple[int, int, nn.Module]]:
-        for cell in self.net.cells:
-            if isinstance(cell, NB201SearchCell):
-                for label, mixed in cell.edges.items():
-                    assert isinstance(mixed, MixedOp)
-                    for i, op in enumerate(mixed.ops):
-                        yield cell.index[label], i, op
 
     def to_architecture(self, edge_ops: dict[str, str]) -> Architecture:
         return self.space.validate(Architecture(edge_ops))
