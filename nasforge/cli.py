@@ -10,7 +10,8 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -50,13 +51,25 @@ class Nasforge(click.Group):
     installs its own handling, e.g. while it starts) ends the command as one line and exit
     status 130 (Ctrl-C) or 143 (SIGTERM), never click's "Aborted!" and status 1."""
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with _interrupt_exits():
+            return super().make_context(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with _interrupt_exits():
             return super().invoke(ctx)
-        except KeyboardInterrupt as exc:
-            terminated = isinstance(exc, Terminated)
-            click.echo(f"interrupted ({'SIGTERM' if terminated else 'Ctrl-C'})", err=True)
-            raise SystemExit(EXIT_SIGTERM if terminated else EXIT_SIGINT) from None
+
+
+@contextmanager
+def _interrupt_exits() -> Iterator[None]:
+    """KeyboardInterrupt / Terminated -> one line and exit status 130 / 143 (a SystemExit,
+    which click lets through: it would turn the interrupt into "Aborted!" and status 1)."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        click.echo(f"interrupted ({'SIGTERM' if terminated else 'Ctrl-C'})", err=True)
+        raise SystemExit(EXIT_SIGTERM if terminated else EXIT_SIGINT) from None
 
 
 @click.group(cls=Nasforge)

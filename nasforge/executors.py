@@ -9,6 +9,7 @@ Config: ``executor: {name: process, workers: 4, cpus_per_trial: 1, max_retries: 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -17,9 +18,10 @@ import time
 import traceback
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from nasforge import interrupts
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError, RunDirError, TrialFailed
 from nasforge.evaluators.base import Evaluator, Result
@@ -118,14 +120,29 @@ class LocalExecutor(Executor):
 _WORKER_EVALUATOR: Evaluator | None = None
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while it may start worker processes: they inherit the
+    mask, so a Ctrl-C that lands while one starts up (before it can ignore SIGINT) does not
+    print its traceback; here the signal is held, and delivered when the block ends."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _init_worker(evaluator: Evaluator, threads: int) -> None:
     """Runs once per worker process: the evaluator is sent once, not with every trial."""
     global _WORKER_EVALUATOR
     import torch
 
     # Ctrl-C reaches the whole terminal's process group: the search process handles it (and
-    # stops these workers), so a worker must not die of it with a traceback of its own.
+    # stops these workers), so a worker must not die of it with a traceback of its own. The
+    # worker was started with SIGINT blocked (``_sigint_blocked``), so a Ctrl-C during its
+    # start-up waits, and is dropped here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     torch.set_num_threads(threads)
     _WORKER_EVALUATOR = evaluator
 
@@ -177,7 +194,9 @@ class ProcessExecutor(Executor):
 
     def _submit(self, trial_id: int, arch: Architecture) -> None:
         assert self.pool is not None
-        with child_environment(self.threads):  # the pool spawns its workers on demand, here
+        # the pool spawns its workers (and its manager thread) on demand, here: not to be cut
+        # by an interrupt, which would leave a pool that cannot even shut down
+        with child_environment(self.threads), _sigint_blocked(), interrupts.deferred():
             self.futures[self.pool.submit(_evaluate_in_worker, arch)] = (trial_id, arch)
 
     def wait(self) -> tuple[int, Result]:

@@ -1,21 +1,44 @@
 """Ctrl-C and SIGTERM as exceptions raised where Python code can handle them: never inside an
-import (nor inside a finalizer, where it would be printed and dropped). An interrupt raised
-in the middle of an import leaves that module half initialised
+import, a finalizer or a block that asks (``deferred``: the report's drawing). An interrupt
+raised in the middle of an import leaves that module half initialised
 (a later use then fails with an unrelated error: a RecursionError from numpy's lazy import, a
 ValueError from a package's unpacking, both seen when a search was interrupted in its first
-second), and some packages swallow it while they import. So a signal that lands while an
-import is running is delivered when the import is done (re-checked every 20 ms by SIGALRM).
+second), one raised in a finalizer or a weak-reference callback is printed and dropped, and
+matplotlib's renderer turns one raised in its callbacks into a ValueError. So a signal that
+lands there is delivered when that code is done (re-checked every 20 ms by SIGALRM).
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from types import FrameType
 
 from nasforge.errors import Terminated
 
 _pending: list[type[KeyboardInterrupt]] = []
+_held = [0]  # depth of ``deferred()`` blocks
 RETRY_SECONDS = 0.02
+# Code an exception must not be raised into: imports (a module left half initialised), and
+# finalizers and weak-reference callbacks (Python prints such an exception and drops it).
+UNSAFE_FILES = ("<frozen importlib", "/weakref.py", "/_weakrefset.py")
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A block an interrupt must not cut (e.g. drawing the report with matplotlib, whose C++
+    renderer turns an exception raised in its Python callbacks into an unrelated error): a
+    signal that lands inside it is raised when it ends."""
+    _held[0] += 1
+    try:
+        yield
+    finally:
+        _held[0] -= 1
+    if _pending and not _held[0]:
+        kind = _pending[0]
+        _pending.clear()
+        raise kind
 
 
 def install() -> None:
@@ -41,9 +64,10 @@ def _retry(signum: int, frame: FrameType | None) -> None:
 
 
 def _deliver(frame: FrameType | None) -> None:
-    """Raise the first pending interrupt now, or later if an import or a finalizer is
-    running (an exception raised in ``__del__`` is printed and dropped: the interrupt would
-    be lost)."""
+    """Raise the first pending interrupt now, or later if an import, a finalizer or a
+    ``deferred()`` block is running."""
+    if _held[0]:
+        return  # raised when the block ends
     if _unsafe(frame):
         signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
         return
@@ -55,7 +79,8 @@ def _deliver(frame: FrameType | None) -> None:
 def _unsafe(frame: FrameType | None) -> bool:
     while frame is not None:
         code = frame.f_code
-        if code.co_filename.startswith("<frozen importlib") or code.co_name == "__del__":
+        if code.co_name == "__del__" or any(
+                marker in code.co_filename for marker in UNSAFE_FILES):
             return True
         frame = frame.f_back
     return False

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nasforge import interrupts
 from nasforge.architecture import Architecture
 from nasforge.config import RunConfig
 from nasforge.distributed import SINGLE, DistContext
@@ -85,8 +86,9 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
         if done is None:
             return None
         if run.path is not None:
-            _write_extras(run.path, done)
-            run.write_outputs(space, done.result, done.plots)
+            with interrupts.deferred():  # drawing plots: an interrupt waits until it is done
+                _write_extras(run.path, done)
+                run.write_outputs(space, done.result, done.plots)
     return done.result
 
 
@@ -134,8 +136,9 @@ def _run(space: SearchSpace, task: Task, strategy: OneShotStrategy, selection: S
     trials = _store_selection(store, space, arch, lambda: _evaluate(
         evaluator, space, supernet, arch, task, runtime, show))
     store.set_meta("epochs", state.history)
-    plots = selection.report_plots(path) if path is not None else []
-    plots += _strengths_plot(path, strategy, supernet, state)
+    with interrupts.deferred():  # drawing plots: an interrupt waits until it is done
+        plots = selection.report_plots(path) if path is not None else []
+        plots += _strengths_plot(path, strategy, supernet, state)
     result = SearchResult(trials, trials[-1], trials[-1].result.cost, path)
     return _Done(result, state, scores, plots)
 

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from nasforge import interrupts
 from nasforge.architecture import Architecture
 from nasforge.config import Budget, RunConfig
 from nasforge.errors import ConfigError
@@ -59,7 +60,9 @@ def run_search(space: SearchSpace, evaluator: Evaluator, strategy: AskTellStrate
                 runner.close()
             result = SearchResult.of(store.trials(), run.path)
             require_a_finished_trial(result)  # else the run ends "failed"
-        run.write_outputs(space, result, strategy.report_plots(run.path) if run.path else ())
+        with interrupts.deferred():  # drawing plots: an interrupt waits until it is done
+            run.write_outputs(space, result,
+                              strategy.report_plots(run.path) if run.path else ())
     return result
 
 

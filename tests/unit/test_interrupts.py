@@ -44,3 +44,25 @@ def test_an_interrupt_during_an_import_lands_after_it(name, kind, tmp_path: Path
 def test_an_interrupt_outside_imports_is_raised_at_once(handlers) -> None:
     with pytest.raises(Terminated):
         signal.raise_signal(signal.SIGTERM)
+
+
+def test_an_interrupt_inside_a_deferred_block_is_raised_at_its_end(handlers) -> None:
+    done = []
+    with pytest.raises(Terminated):
+        with interrupts.deferred():
+            signal.raise_signal(signal.SIGTERM)
+            done.append("the block ran to its end")
+    assert done
+
+
+def test_an_interrupt_in_a_weakref_callback_is_not_lost(handlers) -> None:
+    import weakref
+
+    class Thing:
+        pass
+
+    thing = Thing()
+    weakref.finalize(thing, signal.raise_signal, signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        del thing  # the callback runs inside weakref.py: the interrupt waits, then lands
+        signal.pause()
