@@ -48,10 +48,9 @@ def test_an_interrupt_outside_imports_is_raised_at_once(handlers) -> None:
 
 def test_an_interrupt_inside_a_deferred_block_is_raised_at_its_end(handlers) -> None:
     done = []
-    with pytest.raises(Terminated):
-        with interrupts.deferred():
-            signal.raise_signal(signal.SIGTERM)
-            done.append("the block ran to its end")
+    with pytest.raises(Terminated), interrupts.deferred():
+        signal.raise_signal(signal.SIGTERM)
+        done.append("the block ran to its end")
     assert done
 
 
