@@ -19,8 +19,9 @@ demo: $(STAMP)
 	$(VENV)/bin/nasforge search configs/demo.yaml --out runs/demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check nasforge tests benchmarks
+	$(VENV)/bin/ruff check nasforge tests benchmarks tools
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir .docs-site   # the docs/ site, warnings as errors
 	NASFORGE_NB201=$${NASFORGE_NB201:-$(abspath ../shared/data/nb201/nb201_compact.csv.gz)} \
 	  $(PY) -m pytest tests -p no:cacheprovider
 

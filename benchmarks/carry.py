@@ -1,12 +1,16 @@
 """Run directories that outlive a working copy: benchmarks that take several sessions (the
-proxy table, the CIFAR-10 reproductions) keep a consistent copy of their run directories in
-``benchmarks/state/`` (tracked), and start from it where a fresh checkout has no ``runs/``.
+proxy table, the CIFAR-10 reproductions) keep a consistent copy of the runs they still have in
+flight in ``benchmarks/state/`` (tracked), and start from it where a fresh checkout has no
+``runs/``. Once a benchmark has written its final results (``benchmarks/results/``) it
+releases its snapshot: the repository keeps the results of a finished run, not the run.
 
-A snapshot copies each SQLite store with SQLite's backup API (a consistent copy even while
-the run writes to it, WAL included) and every other file as it is (checkpoints are replaced
-atomically by the runs, so a copy is one whole version). Restoring copies the snapshot back
-only where the run directory is missing; the run then resumes as after a kill: finished
-trials and epochs are kept, an interrupted one is redone.
+A snapshot holds only what a resume reads: each SQLite store, copied with SQLite's backup API
+(a consistent copy even while the run writes to it, WAL included), and the other files a run
+continues from as they are (checkpoints are replaced atomically by the runs, so a copy is one
+whole version); never report pages or plots, which every resume rewrites. Restoring copies the
+snapshot back only where the run directory is missing; the run then resumes as after a kill:
+finished trials and epochs are kept, an interrupted one is redone. Without a snapshot (a fresh
+checkout after the release) a benchmark simply starts from scratch.
 """
 
 from __future__ import annotations
@@ -28,14 +32,16 @@ log = logging.getLogger("benchmarks.carry")
 
 
 def snapshot(run_dir: Path, name: str, skip: Callable[[Path], bool] = lambda path: False
-             ) -> Path:
-    """Copy ``run_dir`` to ``benchmarks/state/NAME`` (replacing an older snapshot), leaving
-    out the files ``skip`` names (what a finished run no longer needs to resume)."""
+             ) -> Path | None:
+    """Copy what a resume of ``run_dir`` reads to ``benchmarks/state/NAME`` (replacing an older
+    snapshot), leaving out ``resume_leftover`` files and those ``skip`` names (what the caller
+    knows no later session needs). With nothing left to copy the snapshot is released; None."""
     dest = STATE / name
     tmp = dest.with_name(dest.name + ".new")
     shutil.rmtree(tmp, ignore_errors=True)
     for path in sorted(run_dir.rglob("*")):
-        if not path.is_file() or path.name.endswith(SKIPPED_SUFFIXES) or skip(path):
+        if not path.is_file() or path.name.endswith(SKIPPED_SUFFIXES) \
+                or resume_leftover(path, run_dir) or skip(path):
             continue
         target = tmp / path.relative_to(run_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -43,10 +49,29 @@ def snapshot(run_dir: Path, name: str, skip: Callable[[Path], bool] = lambda pat
             _backup(path, target)
         else:
             shutil.copy2(path, target)
+    if not tmp.is_dir():
+        release(name)
+        return None
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     log.info("snapshot of %s in %s", run_dir, dest)
     return dest
+
+
+def release(name: str) -> bool:
+    """Remove the snapshot ``NAME`` once its runs' final results are written (a finished run
+    keeps only its results JSON/CSV/plots), and the folders it leaves empty inside
+    ``benchmarks/state``; True if there was one."""
+    path = STATE / name
+    if not path.exists():
+        return False
+    shutil.rmtree(path)
+    parent = path.parent
+    while parent != STATE and parent.is_relative_to(STATE) and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
+    log.info("released %s: the results are written", path)
+    return True
 
 
 def restore(name: str, run_dir: Path) -> bool:
@@ -79,18 +104,28 @@ def restore_missing(name: str, parent: Path) -> list[Path]:
     return copied
 
 
-def finished_run_leftover(path: Path) -> bool:
-    """Whether ``path`` is a file of a finished run (its directory holds ``best.json``) that
-    neither a resume nor a later adoption of its supernet reads: its last checkpoint, its
-    report and plots (rewritten by any resume), and an adopted copy of another run's supernet.
-    Everything of an unfinished run is needed to resume it."""
+def unfinished(parent: Path) -> list[Path]:
+    """The run directories directly in ``parent`` that have not finished (no ``best.json``)."""
+    if not parent.is_dir():
+        return []
+    return sorted(run for run in parent.iterdir()
+                  if (run / "config.yaml").is_file() and not (run / "best.json").is_file())
+
+
+def resume_leftover(path: Path, root: Path) -> bool:
+    """Whether no resume reads ``path`` (a file below ``root``): a report page or plot of any
+    run (each resume or finish rewrites them; they are most of a run's bytes), and of a
+    finished run (its directory holds ``best.json``) its last checkpoint and an adopted copy of
+    another run's supernet. A finished run's own trained supernet stays: a later run may adopt
+    it."""
+    if path.suffix == ".html" or "plots" in path.relative_to(root).parts:
+        return True
     run = next((p for p in path.parents if (p / "config.yaml").is_file()), None)
     if run is None or not (run / "best.json").is_file():
         return False
-    relative = path.relative_to(run)
-    if relative.name in ("checkpoint.pt", "report.html") or relative.parts[0] == "plots":
+    if path.name == "checkpoint.pt":
         return True
-    return relative.name == TRAINED and "supernet_from" in (run / "config.yaml").read_text()
+    return path.name == TRAINED and "supernet_from" in (run / "config.yaml").read_text()
 
 
 def _backup(source: Path, target: Path) -> None:

@@ -34,16 +34,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import (
-    REPO,
-    RESULTS,
-    display_path,
-    nb201_table_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    write_json,
-)
+from common import REPO, display_path, new_figure, save_figure
+from skeleton import finish, parser, start
 
 from nasforge.architecture import Architecture
 from nasforge.evaluators.table import NB201Table
@@ -56,11 +48,9 @@ PAPER_DARTS_C10 = 54.30
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__, "darts_collapse_cifar10", table=True)
     p.add_argument("--runs", nargs="*", default=None, help="DARTS run directories")
     p.add_argument("--dominated", type=int, default=3, help="skip edges that make a collapse")
-    p.add_argument("--table", default=None, help="nb201_compact.csv.gz (default: shared)")
-    p.add_argument("--out", default=str(RESULTS / "darts_collapse_cifar10"))
     return p.parse_args(argv)
 
 
@@ -110,26 +100,27 @@ def analyse(run: Path, weights: np.ndarray, table: NB201Table, dominated: int
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
+    table_path = start(args)
     runs = [Path(r) for r in args.runs] if args.runs else sorted(
         (REPO / "runs" / "oneshot_cifar10").glob("darts-s*[0-9]"))
     weights = {r: w for r in runs if (w := op_weights(r)) is not None}
     if not weights:
         raise SystemExit("no DARTS run with alpha recorded: run benchmarks/oneshot_cifar10.py "
                          "--methods darts first")
-    table = NB201Table(nb201_table_path(args.table))
+    table = NB201Table(table_path)
     results = [analyse(r, w, table, args.dominated) for r, w in weights.items()]
     payload = {"dominated_if_skip_edges_at_least": args.dominated,
                "paper_darts_c10_test": PAPER_DARTS_C10, "runs": results}
-    out = Path(args.out)
-    write_json(out.with_suffix(".json"), payload)
-    plot(results, out.with_suffix(".png"))
-    for r in results:
-        print(f"{r['run']}: {r['epochs']} epochs, skip edges at the end {r['skip_edges'][-1]}, "
-              f"collapse epoch {r['collapse_epoch']}, final argmax {r['argmax_cells'][-1]} "
-              f"-> {r['c10_test'][-1]:.2f}; none allowed: {r['allow_none']['argmax_cells'][-1]} "
-              f"-> {r['allow_none']['c10_test'][-1]:.2f}")
-    return 0
+    return finish(args.out, payload, lambda p, path: plot(p["runs"], path), report)
+
+
+def report(payload: dict[str, Any]) -> str:
+    """Per run: the skip edges at the end, the collapse epoch, the final argmax cells."""
+    return "\n".join(
+        f"{r['run']}: {r['epochs']} epochs, skip edges at the end {r['skip_edges'][-1]}, "
+        f"collapse epoch {r['collapse_epoch']}, final argmax {r['argmax_cells'][-1]} "
+        f"-> {r['c10_test'][-1]:.2f}; none allowed: {r['allow_none']['argmax_cells'][-1]} "
+        f"-> {r['allow_none']['c10_test'][-1]:.2f}" for r in payload["runs"])
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:

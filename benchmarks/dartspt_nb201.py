@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -36,19 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from common import (
-    REPO,
-    RESULTS,
-    display_path,
-    mean_std,
-    nb201_table_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    stopwatch,
-    write_json,
-)
+from common import REPO, display_path, mean_std, new_figure, save_figure, stopwatch
+from skeleton import finish, parser, start
 
 from nasforge import oneshot
 from nasforge.architecture import Architecture
@@ -72,8 +60,7 @@ OPTIMUM = 94.37
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p = parser(__doc__, "dartspt_nb201", seeds=[0, 1, 2], table=True, threads=2)
     p.add_argument("--epochs", type=int, default=10,
                    help="supernet epochs (paper: 100 on NB201; 50 in DARTS)")
     p.add_argument("--finetune-epochs", type=int, default=1,
@@ -82,11 +69,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="valid batches per PT measurement (paper: the whole valid split)")
     p.add_argument("--darts-config", default=str(DARTS_CONFIG))
     p.add_argument("--fixed-config", default=str(FIXED_CONFIG))
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--table", default=None, help="nb201_compact.csv.gz (default: shared)")
-    p.add_argument("--out", default=str(RESULTS / "dartspt_nb201"),
-                   help="output path without suffix (.json and .png are written)")
-    p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
 
@@ -136,38 +118,41 @@ def cell_row(comp: Components, arch: Architecture, seconds: float) -> dict[str, 
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    common = [f"seed={seed}", f"strategy.epochs={args.epochs}",
-              f"selection.finetune_epochs={args.finetune_epochs}",
-              f"selection.valid_batches={args.valid_batches}"]
+    sets = [f"seed={seed}", f"strategy.epochs={args.epochs}",
+            f"selection.finetune_epochs={args.finetune_epochs}",
+            f"selection.valid_batches={args.valid_batches}"]
     out: dict[str, Any] = {"seed": seed}
-
     # DARTS supernet, shared by argmax (reads alpha only) and PT (modifies the supernet).
-    comp = build_components(load_config(args.darts_config, common))
-    with stopwatch() as t_train:
-        supernet, history = train_supernet(comp, seed, f"seed {seed} DARTS supernet")
+    comp, supernet, darts_info = trained(args.darts_config, sets, seed, "DARTS")
     arch, scores, sec = select(comp, supernet, ArgmaxSelection(), seed)
     out["DARTS"] = {**cell_row(comp, arch, sec), "alpha_strengths": scores}
     log.info("seed %d DARTS argmax: %s -> %.2f", seed, out["DARTS"]["arch"],
              out["DARTS"]["test_acc"])
-    pt = comp.selection
-    assert isinstance(pt, PerturbationSelection)
-    arch, scores, sec = select(comp, supernet, pt, seed)
-    out["DARTS+PT"] = {**cell_row(comp, arch, sec), "pt_scores": scores}
-    log.info("seed %d DARTS+PT: %s -> %.2f (%.0f s)", seed, out["DARTS+PT"]["arch"],
-             out["DARTS+PT"]["test_acc"], sec)
-    out["darts_supernet"] = {"seconds": t_train[0], "history": history}
-
-    comp = build_components(load_config(args.fixed_config, common))
-    with stopwatch() as t_train:
-        supernet, history = train_supernet(comp, seed, f"seed {seed} fixed-alpha supernet")
-    pt = comp.selection
-    assert isinstance(pt, PerturbationSelection)
-    arch, scores, sec = select(comp, supernet, pt, seed)
-    out["fixed-alpha+PT"] = {**cell_row(comp, arch, sec), "pt_scores": scores}
-    log.info("seed %d fixed-alpha+PT: %s -> %.2f (%.0f s)", seed, out["fixed-alpha+PT"]["arch"],
-             out["fixed-alpha+PT"]["test_acc"], sec)
-    out["fixed_supernet"] = {"seconds": t_train[0], "history": history}
+    out["DARTS+PT"] = pt_row(comp, supernet, seed, "DARTS+PT")
+    out["darts_supernet"] = darts_info
+    comp, supernet, out["fixed_supernet"] = trained(args.fixed_config, sets, seed,
+                                                    "fixed-alpha")
+    out["fixed-alpha+PT"] = pt_row(comp, supernet, seed, "fixed-alpha+PT")
     return out
+
+
+def trained(config: str, sets: list[str], seed: int, name: str
+            ) -> tuple[Components, Supernet, dict[str, Any]]:
+    """The config's components and supernet trained with ``seed``; its seconds and history."""
+    comp = build_components(load_config(config, sets))
+    with stopwatch() as elapsed:
+        supernet, history = train_supernet(comp, seed, f"seed {seed} {name} supernet")
+    return comp, supernet, {"seconds": elapsed[0], "history": history}
+
+
+def pt_row(comp: Components, supernet: Supernet, seed: int, method: str) -> dict[str, Any]:
+    """The cell the config's perturbation selection (PT) picks on the trained supernet."""
+    pt = comp.selection
+    assert isinstance(pt, PerturbationSelection)
+    arch, scores, sec = select(comp, supernet, pt, seed)
+    row = {**cell_row(comp, arch, sec), "pt_scores": scores}
+    log.info("seed %d %s: %s -> %.2f (%.0f s)", seed, method, row["arch"], row["test_acc"], sec)
+    return row
 
 
 def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -248,18 +233,32 @@ def markdown(payload: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.verbose)
-    torch.set_num_threads(args.threads)
-    os.environ["NASFORGE_NB201"] = str(nb201_table_path(args.table))
+    start(args, nb201_env=True)
     config = load_config(args.darts_config)
     runs = []
-    start = time.perf_counter()
+    began = time.perf_counter()
     with stopwatch() as elapsed:
         for seed in args.seeds:
             runs.append(run_seed(args, seed))
-            log.info("seed %d done, %.1f min so far", seed, (time.perf_counter() - start) / 60)
+            log.info("seed %d done, %.1f min so far", seed, (time.perf_counter() - began) / 60)
+    payload: dict[str, Any] = {
+        "darts_config": display_path(args.darts_config),
+        "fixed_config": display_path(args.fixed_config),
+        "seeds": args.seeds,
+        "threads": args.threads,
+        "settings": settings_of(config, args),
+        "paper_settings": PAPER_SETTINGS,
+        "summary": summarise(runs),
+        "wall_seconds": elapsed[0],
+        "runs": runs,
+    }
+    return finish(args.out, payload, plot, markdown)
+
+
+def settings_of(config: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The proxy task and the scaled-down schedule, for the table beside the paper's."""
     task = config.task.to_dict() if config.task else {}
-    settings = {
+    return {
         "task": f"{task.get('name')} ({task.get('train_size')} samples, "
                 f"{task.get('valid_fraction')} valid), nb201 C={config.space.options.get('C')} "
                 f"N={config.space.options.get('N')}",
@@ -269,22 +268,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "batch_size": task.get("batch_size"),
         "order": config.strategy.options.get("order", 1),
     }
-    payload: dict[str, Any] = {
-        "darts_config": display_path(args.darts_config),
-        "fixed_config": display_path(args.fixed_config),
-        "seeds": args.seeds,
-        "threads": args.threads,
-        "settings": settings,
-        "paper_settings": PAPER_SETTINGS,
-        "summary": summarise(runs),
-        "wall_seconds": elapsed[0],
-        "runs": runs,
-    }
-    out = Path(args.out)
-    write_json(out.with_suffix(".json"), payload)
-    plot(payload, out.with_suffix(".png"))
-    print(markdown(payload))
-    return 0
 
 
 if __name__ == "__main__":

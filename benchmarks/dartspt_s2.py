@@ -6,7 +6,8 @@ about half of them. This script trains one DARTS supernet (first order) on S2 on
 (``configs/dartspt_s2.yaml``: MNIST-1D, C=4, 5 cells; ``configs/dartspt_s2_cifar10.yaml``: the
 same cells on CIFAR-10 images), then selects twice from it, each as a user would (``nasforge
 search`` in ``RUNS/CONFIG-sSEED/argmax`` and ``.../pt``; a killed run continues where it
-stopped, and a fresh checkout from the snapshot in ``benchmarks/state/dartspt_s2``):
+stopped, and a fresh checkout from the snapshot in ``benchmarks/state/dartspt_s2`` while the
+runs are in flight; once the results are written the snapshot is released):
 
 - **argmax**: the op with the largest softmax(alpha) on every edge (this run trains the
   supernet);
@@ -35,24 +36,16 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import cli_runs
 import numpy as np
-from carry import finished_run_leftover, restore_missing, snapshot
-from common import (
-    REPO,
-    RESULTS,
-    display_path,
-    mean_std,
-    new_figure,
-    save_figure,
-    setup_logging,
-    write_json,
-)
+from carry import release, restore_missing, snapshot
+from common import REPO, display_path, mean_std, new_figure, save_figure
 from dartspt_nb201 import pt_op_choices
+from skeleton import finish, parser, start
 
 from nasforge.config import load_config
 from nasforge.store import TrialStore
@@ -63,13 +56,14 @@ DEFAULT_CONFIG = REPO / "configs" / "dartspt_s2.yaml"
 RUNS = REPO / "runs" / "dartspt_s2"
 CELLS = ("normal", "reduce")
 SELECTIONS = (("argmax", "tab:gray"), ("PT", "tab:blue"))
+WIDTH = 0.38  # of a bar; two per cell
 PAPER_NORMAL_SKIP = 12 / 14  # Wang et al. (2021), Fig. 1 / Sec. 3: argmax, normal cell
 PAPER_SETTINGS = {"task": "CIFAR-10 (C=16, 8 cells)", "supernet_epochs": 50,
                   "finetune_epochs": 5, "valid_batches": "all"}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__, "dartspt_s2")
     p.add_argument("--config", default=str(DEFAULT_CONFIG))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None,
@@ -80,13 +74,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="valid batches per PT measurement (default: the config's)")
     p.add_argument("--runs", default=str(RUNS),
                    help="parent of the run directories (a started run keeps its own settings; "
-                        "only the default one is snapshotted to benchmarks/state)")
-    p.add_argument("--out", default=str(RESULTS / "dartspt_s2"),
-                   help="output path without suffix (.json and .png are written)")
+                        "only the default one is snapshotted to benchmarks/state while its "
+                        "runs are in flight)")
     p.add_argument("--combine", nargs="+", default=[], metavar="JSON",
                    help="instead: summarise finished seeds' JSON files (mean +- std of the "
                         "skip counts per cell and selection) into --out")
-    p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
 
@@ -101,29 +93,31 @@ def skip_stats(choices: dict[str, str]) -> dict[str, Any]:
 
 
 def plot(payload: dict[str, Any], path: Path) -> None:
-    fig = new_figure(6.4, 4.4)
-    ax = fig.add_subplot()
-    x = np.arange(len(CELLS))
-    width = 0.38
-    for k, (method, color) in enumerate(SELECTIONS):
-        values = [payload[method]["per_cell"][c]["skip_fraction"] for c in CELLS]
-        bars = ax.bar(x + (k - 0.5) * width, values, width, color=color, alpha=0.8,
-                      label=f"{method} (proxy search)")
-        for bar, c in zip(bars, CELLS, strict=True):
-            d = payload[method]["per_cell"][c]
-            ax.annotate(f"{d['skip']}/{d['edges']}", (bar.get_x() + bar.get_width() / 2,
+    """One seed: the skip fraction per cell and selection, the counts on the bars."""
+    def bars(ax: Any, at: Any, method: str, color: str) -> None:
+        d = payload[method]["per_cell"]
+        drawn = ax.bar(at, [d[c]["skip_fraction"] for c in CELLS], WIDTH, color=color,
+                       alpha=0.8, label=f"{method} (proxy search)")
+        for bar, c in zip(drawn, CELLS, strict=True):
+            ax.annotate(f"{d[c]['skip']}/{d[c]['edges']}", (bar.get_x() + bar.get_width() / 2,
                         bar.get_height()), ha="center", va="bottom", fontsize=8)
+
     s = payload["settings"]
-    finish_axes(ax, x, width,
+    skip_figure(path, bars,
                 f"S2 = {{skip, sep3x3}} on the {s['task_name']} proxy (seed {payload['seed']})\n"
                 f"C={s['C']}, {s['layers']} cells, {s['supernet_epochs']} supernet epochs, "
                 f"{s['finetune_epochs']} fine-tune epoch(s) per PT round")
-    save_figure(fig, path)
 
 
-def finish_axes(ax: Any, x: Any, width: float, title: str) -> None:
-    """The paper's argmax point, the cell labels, the axis, title, legend and grid."""
-    ax.scatter([x[0] - 0.5 * width], [PAPER_NORMAL_SKIP], marker="D", s=60, color="tab:red",
+def skip_figure(path: Path, bars: Callable[[Any, Any, str, str], None], title: str) -> None:
+    """Per cell, each selection's bars drawn by ``bars(ax, positions, method, color)``, the
+    paper's argmax point, the cell labels, the axis, title, legend and grid."""
+    fig = new_figure(6.4, 4.4)
+    ax = fig.add_subplot()
+    x = np.arange(len(CELLS))
+    for k, (method, color) in enumerate(SELECTIONS):
+        bars(ax, x + (k - 0.5) * WIDTH, method, color)
+    ax.scatter([x[0] - 0.5 * WIDTH], [PAPER_NORMAL_SKIP], marker="D", s=60, color="tab:red",
                zorder=4, label="paper, argmax (12/14, CIFAR-10)")
     ax.set_xticks(x, [f"{c} cell (14 edges)" for c in CELLS])
     ax.set_ylabel("fraction of edges where skip_connect is chosen")
@@ -131,6 +125,7 @@ def finish_axes(ax: Any, x: Any, width: float, title: str) -> None:
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
+    save_figure(fig, path)
 
 
 def markdown(payload: dict[str, Any]) -> str:
@@ -170,11 +165,17 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_searches(args: argparse.Namespace) -> tuple[Path, Path]:
-    """The argmax search (it trains the supernet) and PT on that supernet (``supernet_from``),
-    each through ``nasforge search`` in its own run directory, started or continued."""
+def run_base(args: argparse.Namespace) -> Path:
+    """The parent of this config's and seed's two run directories."""
     schedule = "" if args.epochs is None else f"-e{args.epochs}"  # its own runs, not resumed
-    base = Path(args.runs) / f"{Path(args.config).stem}{schedule}-s{args.seed}"
+    return Path(args.runs) / f"{Path(args.config).stem}{schedule}-s{args.seed}"
+
+
+def run_searches(args: argparse.Namespace, base: Path, state: str | None) -> tuple[Path, Path]:
+    """The argmax search (it trains the supernet) and PT on that supernet (``supernet_from``),
+    each through ``nasforge search`` in its own run directory, started or continued. With a
+    ``state`` name, both runs are snapshotted there (``carry.py``) after each: on CIFAR-10
+    they take longer than a session, and a fresh checkout continues from the snapshot."""
     sets = [f"seed={args.seed}"]
     for key, value in (("strategy.epochs", args.epochs),
                        ("selection.finetune_epochs", args.finetune_epochs),
@@ -183,24 +184,17 @@ def run_searches(args: argparse.Namespace) -> tuple[Path, Path]:
             sets.append(f"{key}={value}")
     argmax_sets = [s for s in sets if not s.startswith("selection.")]
     argmax, pt = base / "argmax", base / "pt"
-    carried = Path(args.runs).resolve() == RUNS.resolve()
-    if carried:
-        restore_missing(f"dartspt_s2/{base.name}", base)  # a fresh checkout continues there
+    if state:
+        restore_missing(state, base)  # a fresh checkout continues there
     for run_dir, run_sets in ((argmax, [*argmax_sets, "selection={name: argmax}"]),
                               (pt, [*sets, f"supernet_from={argmax}"])):
         try:
             cli_runs.search(Path(args.config), run_dir, run_sets,
                             run_dir.with_suffix(".clock.json"))
         finally:  # finished or stopped: the next session continues from the snapshot
-            if carried:
-                snapshot_runs(base)
+            if state:
+                snapshot(base, state)
     return argmax, pt
-
-
-def snapshot_runs(base: Path) -> None:
-    """Both runs into ``benchmarks/state/dartspt_s2`` (``carry.py``): on CIFAR-10 they take
-    longer than a session, and a fresh checkout continues from the snapshot."""
-    snapshot(base, f"dartspt_s2/{base.name}", skip=finished_run_leftover)
 
 
 def read_scores(run_dir: Path) -> list[dict[str, Any]]:
@@ -259,23 +253,17 @@ def combine(paths: Sequence[str]) -> dict[str, Any]:
 
 def plot_combined(payload: dict[str, Any], path: Path) -> None:
     """Mean skip fraction per cell and selection, every seed as a dot."""
-    fig = new_figure(6.4, 4.4)
-    ax = fig.add_subplot()
-    x = np.arange(len(CELLS))
-    width = 0.38
-    for k, (method, color) in enumerate(SELECTIONS):
-        at = x + (k - 0.5) * width
+    def bars(ax: Any, at: Any, method: str, color: str) -> None:
         d = payload[method]
-        means = [d[c]["skip"][0] / d[c]["edges"] for c in CELLS]
-        ax.bar(at, means, width, color=color, alpha=0.7,
-               label=f"{method}, mean of {len(payload['seeds'])} seeds")
+        ax.bar(at, [d[c]["skip"][0] / d[c]["edges"] for c in CELLS], WIDTH, color=color,
+               alpha=0.7, label=f"{method}, mean of {len(payload['seeds'])} seeds")
         for pos, cell in zip(at, CELLS, strict=True):
             per = [n / d[cell]["edges"] for n in d[cell]["skip_per_seed"]]
             ax.scatter([pos] * len(per), per, color="black", s=12, zorder=3)
+
     s = payload["settings"]
-    finish_axes(ax, x, width, f"S2 on the {s['task_name']} proxy, seeds {payload['seeds']}: "
+    skip_figure(path, bars, f"S2 on the {s['task_name']} proxy, seeds {payload['seeds']}: "
                 f"C={s['C']}, {s['layers']} cells, {s['supernet_epochs']} supernet epochs")
-    save_figure(fig, path)
 
 
 def combined_markdown(payload: dict[str, Any]) -> str:
@@ -292,21 +280,28 @@ def combined_markdown(payload: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.verbose)
+    start(args)
     if args.combine:
-        combined = combine(args.combine)
-        write_json(Path(args.out).with_suffix(".json"), combined)
-        plot_combined(combined, Path(args.out).with_suffix(".png"))
-        print(combined_markdown(combined))
-        return 0
-    argmax_dir, pt_dir = run_searches(args)
+        return finish(args.out, combine(args.combine), plot_combined, combined_markdown)
+    base = run_base(args)
+    carried = Path(args.runs).resolve() == RUNS.resolve()
+    state = f"dartspt_s2/{base.name}" if carried else None
+    argmax_dir, pt_dir = run_searches(args, base, state)
+    finish(args.out, results(args, argmax_dir, pt_dir), plot, markdown)
+    if state:
+        release(state)  # the results are written: the finished runs leave the repository
+    return 0
+
+
+def results(args: argparse.Namespace, argmax_dir: Path, pt_dir: Path) -> dict[str, Any]:
+    """The two finished runs' op choices per edge, skip counts per cell, genotypes, clocks."""
     config = load_config(pt_dir / "config.yaml")  # the settings the runs actually used
     argmax, pt = run_summary(argmax_dir), run_summary(pt_dir)
     argmax_ops = {row["edge"]: row["op"] for row in argmax["scores"]}
     pt_ops = pt_op_choices(pt["scores"])
     with TrialStore(argmax_dir / "trials.sqlite") as store:
         supernet_seconds = float(store.get_meta("supernet_seconds"))
-    payload: dict[str, Any] = {
+    return {
         "config": config.to_dict(),
         "config_file": display_path(args.config),
         "runs": [display_path(argmax_dir), display_path(pt_dir)],
@@ -324,11 +319,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                "seconds": pt["clock"]["seconds"], "scores": pt["scores"]},
         "supernet_history": json.loads((argmax_dir / "history.json").read_text()),
     }
-    out = Path(args.out)
-    write_json(out.with_suffix(".json"), payload)
-    plot(payload, out.with_suffix(".png"))
-    print(markdown(payload))
-    return 0
 
 
 if __name__ == "__main__":

@@ -32,17 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import (
-    RESULTS,
-    display_path,
-    mean_std,
-    nb201_table_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    stopwatch,
-    write_json,
-)
+from common import display_path, mean_std, new_figure, save_figure, stopwatch
+from skeleton import finish, parser, start
 from tqdm.auto import tqdm
 
 from nasforge.config import Budget
@@ -105,25 +96,19 @@ DEFAULT_METHODS = ("random", "evolution")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=30, help="runs per method (seeds 0..N-1)")
-    parser.add_argument("--table", default=None,
-                        help="nb201_compact.csv.gz (default: $NASFORGE_NB201, else "
-                             "../shared/data/nb201/nb201_compact.csv.gz next to the repo)")
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS),
-                        help="data sets to search on (each on its own 12-epoch signal)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "nb201_baselines",
-                        help="output path without suffix (.json and .png are written)")
-    parser.add_argument("--methods", nargs="+", choices=[m.name for m in METHODS],
-                        default=list(DEFAULT_METHODS), help="methods to run")
-    parser.add_argument("--grid", type=float, default=60.0,
-                        help="time step (simulated s) of the best-so-far curves")
-    parser.add_argument("--summary-only", action="store_true",
-                        help="leave the per-run records out of the JSON (for many seeds)")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
+    p = parser(__doc__, "nb201_baselines", table=True)
+    p.add_argument("--seeds", type=int, default=30, help="runs per method (seeds 0..N-1)")
+    p.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS),
+                   help="data sets to search on (each on its own 12-epoch signal)")
+    p.add_argument("--methods", nargs="+", choices=[m.name for m in METHODS],
+                   default=list(DEFAULT_METHODS), help="methods to run")
+    p.add_argument("--grid", type=float, default=60.0,
+                   help="time step (simulated s) of the best-so-far curves")
+    p.add_argument("--summary-only", action="store_true",
+                   help="leave the per-run records out of the JSON (for many seeds)")
+    args = p.parse_args(argv)
     if args.seeds < 1:
-        parser.error("--seeds must be >= 1")
+        p.error("--seeds must be >= 1")
     return args
 
 
@@ -311,8 +296,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.verbose)
-    path = nb201_table_path(args.table)
+    path = start(args)
     with stopwatch() as load:
         table = NB201Table(path)
     log.info("loaded %s in %.2f s", path, load[0])
@@ -353,12 +337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "mean_s_per_search": round(total[0] / searches, 4)},
         "results": results,
     }
-    write_json(args.out.with_suffix(".json"), payload)
-    plot(results, args.out.with_suffix(".png"))
     log.info("%d searches in %.1f s (%.3f s per search)", searches, total[0],
              total[0] / searches)
-    print(markdown_table(results))
-    return 0
+    return finish(args.out, payload, lambda p, path: plot(p["results"], path),
+                  lambda p: markdown_table(p["results"]))
 
 
 if __name__ == "__main__":

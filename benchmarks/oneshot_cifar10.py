@@ -3,8 +3,11 @@ would run it, then its selected cell looked up in the NB201 table and placed amo
 cells trained from scratch on the same proxy.
 
 Each run is ``nasforge search CONFIG --set seed=S --out runs/oneshot_cifar10/METHOD-sS`` (the
-CLI: the public path, with its checkpoints; a killed run is continued with ``--resume``). Its
-selected cell gets:
+CLI: the public path, with its checkpoints; a killed run is continued with ``--resume``). The
+runs a later session still needs (in flight, or finished but without their row, or adopted by
+a method without its row yet) are snapshotted into ``benchmarks/state/oneshot_cifar10``
+(``carry.py``), from which a fresh checkout continues; a run leaves the snapshot once its row
+is in the CSV, and the snapshot is released when nothing is left. Each selected cell gets:
 
 - ``c10_test`` / ``c100_test`` / ``in16_test``: the NB201 table (200 epochs), reporting only;
 - ``proxy_percentile``: the share of the proxy table's random cells
@@ -50,18 +53,10 @@ from typing import Any
 
 import cli_runs
 import numpy as np
-from carry import finished_run_leftover, restore_missing, snapshot
+from carry import restore_missing, snapshot
 from cli_runs import Clock
-from common import (
-    REPO,
-    RESULTS,
-    mean_std,
-    nb201_table_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    write_json,
-)
+from common import REPO, RESULTS, mean_std, new_figure, save_figure
+from skeleton import finish, parser, start
 
 from nasforge.components import build, resolve_device
 from nasforge.config import load_config
@@ -71,6 +66,7 @@ from nasforge.store import TrialStore
 from nasforge.task import Shape
 
 RUNS = REPO / "runs" / "oneshot_cifar10"
+STATE = "oneshot_cifar10"  # the snapshot of the runs in flight (carry.py)
 ROWS = RESULTS / "oneshot_cifar10.csv"
 PROXY_TABLE = RESULTS / "proxy_table_cifar10.csv"
 EXTRA_CELLS = RESULTS / "proxy_extra_cells.jsonl"
@@ -136,13 +132,9 @@ LEARNED_FROM = "pgnas_nb201"  # the run whose learned mean drop rate LEARNED_P s
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__, seeds=[0, 1, 2], seeds_nargs="*", table=True, overrides=True)
     p.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS),
                    help="one-shot methods to run (the random rows are made by every summary)")
-    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra override for every one-shot run, e.g. strategy.epochs=100")
-    p.add_argument("--table", default=None, help="nb201_compact.csv.gz (default: shared)")
     p.add_argument("--summary-only", action="store_true",
                    help="only rewrite the summary (percentiles against the current table)")
     return p.parse_args(argv)
@@ -212,17 +204,29 @@ def plus_training_of(clock: Clock, source: Clock, source_dir: Path) -> Clock:
     return Clock(clock.seconds + train, clock.cpu_seconds + share * source.cpu_seconds)
 
 
-def restore_runs() -> None:
-    """The runs (and clocks) of the snapshot that this checkout lacks."""
-    restore_missing("oneshot_cifar10", RUNS)
-
-
 def snapshot_runs() -> None:
-    """Every run directory and clock into ``benchmarks/state/oneshot_cifar10`` (``carry.py``:
-    the runs take several sessions, and a fresh checkout continues from there)."""
+    """The runs a later session still needs into ``benchmarks/state/oneshot_cifar10``
+    (``carry.py``: the runs take several sessions, and a fresh checkout continues from
+    there): every run but those whose row, and whose dependents' rows, the CSV holds. With
+    every row written the snapshot is released: the repository keeps the CSV, not the runs."""
     if RUNS.is_dir():
         with rows_locked():  # one driver at a time writes the snapshot
-            snapshot(RUNS, "oneshot_cifar10", skip=finished_run_leftover)
+            recorded = {(r["method"], int(r["seed"])) for r in done_rows()}
+            snapshot(RUNS, STATE, skip=lambda path: recorded_run(path, recorded))
+
+
+def recorded_run(path: Path, recorded: set[tuple[str, int]]) -> bool:
+    """Whether ``path`` (a file below ``RUNS``) belongs to a run, or a run's clock, whose row
+    is in the CSV and that no method still to run depends on (by adopting its supernet or
+    reading its learned drop rate)."""
+    name = path.relative_to(RUNS).parts[0].removesuffix(".clock.json")
+    method, _, seed = name.rpartition("-s")
+    if method not in METHODS or not seed.isdigit():
+        return False
+    users = [m for m, (_, extra, source) in METHODS.items()
+             if source == method or (method == LEARNED_FROM and any("LEARNED_P" in s
+                                                                    for s in extra))]
+    return all((m, int(seed)) in recorded for m in (method, *users))
 
 
 def supernet_seconds(run_dir: Path) -> float:
@@ -335,14 +339,19 @@ def table_columns(arch: str, table: NB201Table) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
-    table = NB201Table(nb201_table_path(args.table))
+    table = NB201Table(start(args))
     rows_of_table = proxy_rows()
-    restore_runs()
-    if args.summary_only:
-        snapshot_runs()
-        summarise(rows_of_table, table)
-        return 0
+    restore_missing(STATE, RUNS)  # the runs (and clocks) of the snapshot this checkout lacks
+    if not args.summary_only:
+        run_missing_rows(args, rows_of_table, table)
+    summarise(rows_of_table, table)
+    snapshot_runs()  # what is still needed; released once every row is written
+    return 0
+
+
+def run_missing_rows(args: argparse.Namespace, rows_of_table: list[dict[str, Any]],
+                     table: NB201Table) -> None:
+    """Run (or continue) every (method, seed) asked for without a row yet; append its row."""
     finished = {(r["method"], int(r["seed"])) for r in done_rows()}
     for seed in args.seeds:
         for method in args.methods:
@@ -355,8 +364,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "cpu_seconds": clock.cpu_seconds, "proxy_valid": value,
                         "proxy_percentile": percentile(value, rows_of_table),
                         **table_columns(arch, table)})
-    summarise(rows_of_table, table)
-    return 0
 
 
 def refresh_rows(table_rows: list[dict[str, Any]], table: NB201Table) -> list[dict[str, Any]]:
@@ -414,8 +421,10 @@ def pgnas_comparison(table: NB201Table, counts: Sequence[int] = (10, 50, 200)
     """PGNAS's claim on one supernet per seed: the best of the first C candidates, drawn from
     the posterior (pgnas_nb201) vs at the mean rate (pgnas_random_nb201): its error (100 -
     inherited-weight accuracy, valid and test split) and its cell's NB201 c10_test; and, where
-    it has run, Bender et al.'s fixed-dropout supernet sampled at that rate (``bender_*``)."""
-    out = []
+    it has run, Bender et al.'s fixed-dropout supernet sampled at that rate (``bender_*``).
+    Seeds whose runs are gone (released once their rows were written) keep the rows of the
+    earlier summary."""
+    out = earlier_pgnas_rows()
     for guided_dir in sorted(RUNS.glob("pgnas_nb201-s*[0-9]")):
         seed = guided_dir.name.rsplit("-s", 1)[1]
         curves = {name: read_curve(RUNS / f"{method}-s{seed}" / "candidates.csv")
@@ -433,7 +442,16 @@ def pgnas_comparison(table: NB201Table, counts: Sequence[int] = (10, 50, 200)
                                 f"{name}_test_error": float(point["test_error"]),
                                 f"{name}_c10_test": table.value(point["arch"], "c10_test")})
             out.append(row)
-    return out
+    return sorted(out, key=lambda r: (r["seed"], r["candidates"]))
+
+
+def earlier_pgnas_rows() -> list[dict[str, Any]]:
+    """The PGNAS comparison rows of the last summary whose guided run is not on disk."""
+    summary = RESULTS / "oneshot_cifar10.json"
+    if not summary.is_file():
+        return []
+    rows = json.loads(summary.read_text()).get("pgnas_guided_vs_random", [])
+    return [r for r in rows if not (RUNS / f"pgnas_nb201-s{r['seed']}").is_dir()]
 
 
 def read_curve(path: Path) -> dict[int, dict[str, str]]:
@@ -454,8 +472,12 @@ def summarise(table_rows: list[dict[str, Any]], table: NB201Table) -> None:
                    "per_seed": rows} for m, rows in by_method.items()}
     payload = {"proxy_table_cells": len(table_rows), "paper_c10_test": PAPER,
                "methods": summary, "pgnas_guided_vs_random": pgnas_comparison(table)}
-    write_json(RESULTS / "oneshot_cifar10.json", payload)
-    print(markdown(payload))
+    finish(RESULTS / "oneshot_cifar10", payload, plot, markdown)
+
+
+def plot(payload: dict[str, Any], path: Path) -> None:
+    """Every method's selected cells on the table, per seed, with mean +- std."""
+    summary = payload["methods"]
     fig = new_figure(7.0, 4.0)
     ax = fig.add_subplot()
     for i, rows in enumerate(summary.values()):
@@ -467,7 +489,7 @@ def summarise(table_rows: list[dict[str, Any]], table: NB201Table) -> None:
     ax.set_ylabel("selected cell: NB201 CIFAR-10 test (%)")
     ax.set_title("One-shot methods on CIFAR-10 (NB201 space)", fontsize=9)
     ax.grid(alpha=0.3)
-    save_figure(fig, RESULTS / "oneshot_cifar10.png")
+    save_figure(fig, path)
 
 
 def markdown(payload: dict[str, Any]) -> str:

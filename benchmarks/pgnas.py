@@ -21,25 +21,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
-from common import (
-    REPO,
-    RESULTS,
-    display_path,
-    mean_std,
-    nb201_table_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    stopwatch,
-    write_json,
-)
+from common import REPO, display_path, mean_std, new_figure, save_figure, stopwatch
+from skeleton import finish, parser, start
 
 from nasforge.components import Components, build_components
 from nasforge.config import load_config
@@ -63,20 +51,16 @@ PAPER = {
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=20, help="supernet epochs")
-    parser.add_argument("--candidates", type=int, default=200)
-    parser.add_argument("--curve-candidates", type=int, default=1000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--finetune-steps", type=int, default=10)
-    parser.add_argument("--resnet-config", default=str(RESNET),
-                        help="multi-branch ResNet config (e.g. configs/pgnas_resnet_cifar10.yaml)")
-    parser.add_argument("--nb201-config", default=str(NB201),
-                        help="NB201 op-level config (e.g. configs/pgnas_nb201_cifar10.yaml)")
-    parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
-    parser.add_argument("--out", default=str(RESULTS / "pgnas"))
-    parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
+    p = parser(__doc__, "pgnas", seeds=[0, 1, 2], quick=True)
+    p.add_argument("--epochs", type=int, default=20, help="supernet epochs")
+    p.add_argument("--candidates", type=int, default=200)
+    p.add_argument("--curve-candidates", type=int, default=1000)
+    p.add_argument("--finetune-steps", type=int, default=10)
+    p.add_argument("--resnet-config", default=str(RESNET),
+                   help="multi-branch ResNet config (e.g. configs/pgnas_resnet_cifar10.yaml)")
+    p.add_argument("--nb201-config", default=str(NB201),
+                   help="NB201 op-level config (e.g. configs/pgnas_nb201_cifar10.yaml)")
+    args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.candidates, args.curve_candidates = 1, 10, 20
         args.seeds, args.finetune_steps = [0], 2
@@ -186,15 +170,11 @@ def plot(payload: dict[str, Any], path: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.verbose)
-    torch.set_num_threads(2)
-    table_path = nb201_table_path(None)
-    os.environ["NASFORGE_NB201"] = str(table_path)
+    table_path = start(args, threads=2, nb201_env=True)
     with stopwatch() as elapsed:
         resnet = resnet_experiments(args)
         nb201 = nb201_experiment(args, NB201Table(table_path))
-    tests = [run["c10_test"] for run in nb201]
-    mean, std = mean_std(tests)
+    mean, std = mean_std([run["c10_test"] for run in nb201])
     payload = {"settings": {"epochs": args.epochs, "candidates": args.candidates,
                             "curve_candidates": args.curve_candidates,
                             "finetune_steps": args.finetune_steps, "seeds": args.seeds,
@@ -203,11 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                "paper": PAPER, "resnet": resnet,
                "nb201": {"runs": nb201, "c10_test_mean": mean, "c10_test_std": std},
                "wall_seconds": elapsed[0]}
-    out = args.out
-    write_json(f"{out}.json", payload)
-    plot(payload, f"{out}.png")
-    print(markdown(payload))
-    return 0
+    return finish(args.out, payload, plot, markdown)
 
 
 def markdown(payload: dict[str, Any]) -> str:

@@ -7,7 +7,9 @@ fixed drop rate, and with Bender et al.'s (ICML 2018) baseline: a supernet train
 dropout at one constant rate, sampled at that rate. Per seed, three searches, each as a user
 would run it (``nasforge search configs/pgnas_resnet_cifar10.yaml`` in
 ``runs/pgnas_resnet_cifar10/VARIANT-sSEED``; a killed one continues where it stopped, a fresh
-checkout from the snapshot in ``benchmarks/state/pgnas_resnet_cifar10``):
+checkout from the snapshot in ``benchmarks/state/pgnas_resnet_cifar10`` while runs are in
+flight; once every run has finished and the results are written the snapshot is released, and
+the results keep the seeds whose runs are gone):
 
 - ``guided``: the PGNAS supernet (SupNet-M: parallel 3/5/7 branches in every residual block),
   candidates sampled from its posterior;
@@ -49,18 +51,10 @@ from pathlib import Path
 from typing import Any
 
 import cli_runs
-from carry import finished_run_leftover, restore_missing, snapshot
-from common import (
-    REPO,
-    RESULTS,
-    display_path,
-    mean_std,
-    new_figure,
-    save_figure,
-    setup_logging,
-    write_json,
-)
+from carry import release, restore_missing, snapshot, unfinished
+from common import REPO, display_path, mean_std, new_figure, save_figure, write_json
 from oneshot_cifar10 import learned_mean_rate, read_curve
+from skeleton import finish, parser, start
 
 CONFIG = REPO / "configs" / "pgnas_resnet_cifar10.yaml"
 RUNS = REPO / "runs" / "pgnas_resnet_cifar10"
@@ -72,20 +66,18 @@ PAPER = ("posterior-guided sampling 14-23% relatively lower error than random sa
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    p = parser(__doc__, "pgnas_resnet_cifar10", seeds=[0, 1, 2], seeds_nargs="*",
+               overrides=True)
     p.add_argument("--counts", type=int, nargs="+", default=[10, 50, 200],
                    help="numbers of candidates C compared (at most selection.candidates)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra override for every run, e.g. strategy.epochs=20")
     p.add_argument("--runs", default=str(RUNS),
-                   help="parent of the run directories (only the default one is snapshotted)")
+                   help="parent of the run directories (only the default one is snapshotted, "
+                        "while its runs are in flight)")
     p.add_argument("--summary-only", action="store_true",
                    help="only summarise the runs that have finished")
     p.add_argument("--sweep-l2", type=float, nargs="*", default=[],
                    help="instead: the guided supernet alone at each prior length scale l^2 "
                         f"({SWEEP_CANDIDATES} candidates), its learned drop rate and errors")
-    p.add_argument("--out", default=str(RESULTS / "pgnas_resnet_cifar10"))
     return p.parse_args(argv)
 
 
@@ -132,7 +124,7 @@ def run_seed(runs: Path, seed: int, overrides: list[str], carried: bool) -> None
             cli_runs.search(CONFIG, run_dir, sets, run_dir.with_suffix(".clock.json"))
         finally:  # finished or stopped: the next session continues from the snapshot
             if carried:
-                snapshot(runs, STATE, skip=finished_run_leftover)
+                snapshot(runs, STATE)
 
 
 def finished_seeds(runs: Path) -> list[int]:
@@ -227,7 +219,7 @@ def markdown(payload: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
+    start(args)
     runs = Path(args.runs)
     carried = runs.resolve() == RUNS.resolve()
     if carried:
@@ -237,24 +229,45 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                             args.overrides)]
         write_json(Path(args.out).with_name(Path(args.out).name + "_l2_sweep.json"),
                    {"config": display_path(CONFIG), "rows": rows})
-        if carried:
-            snapshot(runs, STATE, skip=finished_run_leftover)
-        return 0
-    if not args.summary_only:
-        for seed in args.seeds:
-            run_seed(runs, seed, args.overrides, carried)
+    else:
+        if not args.summary_only:
+            for seed in args.seeds:
+                run_seed(runs, seed, args.overrides, carried)
+        finish(args.out, comparison(runs, args, carried), plot, markdown)
+    if carried:
+        settle(runs)
+    return 0
+
+
+def comparison(runs: Path, args: argparse.Namespace, carried: bool) -> dict[str, Any]:
+    """Per seed and C the three variants' errors, and their summary over seeds: the seeds
+    whose three runs have finished, plus (for the default runs) the seeds of the earlier
+    results whose runs are no longer here (released once written)."""
     seeds = finished_seeds(runs)
+    rows = [row for seed in seeds for row in seed_rows(runs, seed, args.counts)]
+    info: dict[Any, Any] = {seed: run_info(runs, seed) for seed in seeds}
+    earlier = Path(args.out).with_suffix(".json")
+    if carried and earlier.is_file():
+        kept = json.loads(earlier.read_text())
+        gone = [seed for seed in kept["seeds"] if seed not in seeds]
+        rows += [row for row in kept["rows"] if row["seed"] in gone]
+        info.update({seed: kept["runs"][str(seed)] for seed in gone})
+        seeds = sorted([*seeds, *gone])
     if not seeds:
         raise SystemExit("no seed has finished all three runs yet")
-    rows = [row for seed in seeds for row in seed_rows(runs, seed, args.counts)]
-    payload = {"config": display_path(CONFIG), "overrides": args.overrides, "paper": PAPER,
-               "seeds": seeds, "rows": rows, "summary": summary(rows, args.counts),
-               "runs": {seed: run_info(runs, seed) for seed in seeds}}
-    out = Path(args.out)
-    write_json(out.with_suffix(".json"), payload)
-    plot(payload, out.with_suffix(".png"))
-    print(markdown(payload))
-    return 0
+    return {"config": display_path(CONFIG), "overrides": args.overrides, "paper": PAPER,
+            "seeds": seeds, "rows": sorted(rows, key=lambda r: (r["seed"], r["candidates"])),
+            "summary": summary(rows, args.counts), "runs": dict(sorted(info.items()))}
+
+
+def settle(runs: Path) -> None:
+    """Snapshot the runs while any is in flight (a run unfinished, or a seed with some but not
+    all of its three runs); with none, the results are written: release the snapshot."""
+    started = {p.name.rsplit("-s", 1)[1] for v in VARIANTS for p in runs.glob(f"{v}-s*[0-9]")}
+    if unfinished(runs) or len(started) > len(finished_seeds(runs)):
+        snapshot(runs, STATE)
+    else:
+        release(STATE)
 
 
 if __name__ == "__main__":

@@ -37,19 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from common import (
-    REPO,
-    RESULTS,
-    mean_std,
-    nb201_table_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    stopwatch,
-    write_json,
-)
+from common import REPO, mean_std, new_figure, save_figure, stopwatch
 from scipy.stats import kendalltau, spearmanr
+from skeleton import finish, parser, require, start
 from tqdm.auto import tqdm
 
 from nasforge.components import build, resolve_device
@@ -79,25 +69,18 @@ REFERENCE_CELLS = {
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__, "proxy_check", table=True, threads=2, overrides=True)
     p.add_argument("--config", default=str(DEFAULT_CONFIG), help="proxy run config (YAML)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override, e.g. --set evaluator.epochs=5 (repeatable)")
     p.add_argument("--cells", type=int, default=20, help="random cells to train")
     p.add_argument("--seed", type=int, default=0, help="seed of the cell sample")
     p.add_argument("--no-reference", action="store_true", help="skip the named cells")
     p.add_argument("--noise-seeds", type=int, nargs="*", default=[1, 2],
                    help="extra run seeds to retrain the first --noise-cells cells with")
     p.add_argument("--noise-cells", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--table", default=None, help="nb201_compact.csv.gz (default: shared)")
     p.add_argument("--from-run", default=None, metavar="DIR",
                    help="read the random cells from this run's trial store instead")
     p.add_argument("--exclude", default=None, metavar="JSONL",
                    help="with --from-run: leave out the cells ('arch' field) of this file")
-    p.add_argument("--out", default=str(RESULTS / "proxy_check"),
-                   help="output path without suffix (.json and .png are written)")
-    p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
 
@@ -135,6 +118,8 @@ def run_cells(run_dir: Path, count: int, exclude: set[str], table: NB201Table
               ) -> list[dict[str, Any]]:
     """The first ``count`` finished cells of a search run, as rows of :func:`train_cells`."""
     space = NB201Space()
+    require(run_dir / "trials.sqlite", "run benchmarks/proxy_table.py (its run directory) "
+            "first; finished runs are not kept in the repository")
     with TrialStore(run_dir / "trials.sqlite") as store:
         trials = sorted((t for t in store.trials() if t.status == "ok"), key=lambda t: t.id)
     rows = []
@@ -233,10 +218,8 @@ def describe(config: RunConfig) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.verbose)
-    torch.set_num_threads(args.threads)
+    table = NB201Table(start(args))
     config = load_config(args.config, args.overrides)
-    table = NB201Table(nb201_table_path(args.table))
 
     space, evaluator = make_evaluator(config, config.seed)
     with stopwatch() as elapsed:
@@ -275,11 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "random_cells": rows,
         "reference_cells": refs,
     }
-    out = Path(args.out)
-    write_json(out.with_suffix(".json"), payload)
-    plot(rows, refs, summary, describe(config), out.with_suffix(".png"))
-    print(markdown(payload, describe(config)))
-    return 0
+    title = describe(config)
+    return finish(args.out, payload, lambda _, path: plot(rows, refs, summary, title, path),
+                  lambda p: markdown(p, title))
 
 
 def markdown(payload: dict[str, Any], title: str) -> str:

@@ -21,7 +21,6 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,8 +28,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import REPO, RESULTS, setup_logging, write_json
+from common import REPO
 from proxy_check import REFERENCE_CELLS
+from skeleton import finish, parser, start
 
 from nasforge.components import build
 from nasforge.config import load_config
@@ -81,11 +81,8 @@ def measure_cell(space: Any, task: Any, text: str, epochs: int) -> dict[str, flo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default=str(RESULTS / "proxy_speed.json"))
-    args = p.parse_args(argv)
-    setup_logging()
-    torch.set_num_threads(1)
+    args = parser(__doc__, "proxy_speed").parse_args(argv)
+    start(args, threads=1)  # CPU seconds of one thread: other load does not distort them
     config = load_config(CONFIG)
     assert config.task is not None
     task = build("task", config.task, seed=0)
@@ -103,9 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mean_after_over_before": float(np.mean([c["after_over_before"]
                                                   for c in cells.values()])),
     }
-    write_json(args.out, payload)
-    print({k: v for k, v in payload.items() if k != "cells"})
-    return 0
+    return finish(args.out, payload,
+                  summary=lambda p: str({k: v for k, v in p.items() if k != "cells"}))
 
 
 if __name__ == "__main__":

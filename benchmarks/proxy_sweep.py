@@ -33,12 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import RESULTS, nb201_table_path, new_figure, save_figure, setup_logging, write_json
+from common import RESULTS, new_figure, save_figure
 from proxy_check import REFERENCE_CELLS, TABLE_COLUMN, make_evaluator, noise, summarise
+from skeleton import finish, parser, start
 from tqdm.auto import tqdm
 
 BASE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "proxy_cifar10.yaml"
 CELL_LOG = RESULTS / "proxy_sweep_cells.jsonl"
+BASE_SEED = 0  # run seed of the random and reference cells; the noise reruns use --noise-seeds
 
 # name -> overrides of configs/proxy_cifar10.yaml. Validation is 10,000 images throughout
 # (train_size x valid_fraction), so settings differ only in what they train on and how long.
@@ -57,16 +59,13 @@ SETTINGS: dict[str, list[str]] = {
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__, "proxy_sweep", table=True)
     p.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
     p.add_argument("--cells", type=int, default=30, help="random cells per setting")
     p.add_argument("--seed", type=int, default=0, help="seed of the cell sample")
     p.add_argument("--noise-seeds", type=int, nargs="*", default=[1, 2])
     p.add_argument("--noise-cells", type=int, default=4)
     p.add_argument("--workers", type=int, default=2, help="processes, one thread each")
-    p.add_argument("--table", default=None, help="nb201_compact.csv.gz (default: shared)")
-    p.add_argument("--out", default=str(RESULTS / "proxy_sweep"))
-    p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
 
@@ -77,8 +76,8 @@ def jobs_for(setting: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     rng = np.random.default_rng(args.seed)
     space = NB201Space()
     random_cells = [(f"random_{i}", space.format(space.sample(rng))) for i in range(args.cells)]
-    cells = [(0, "random", n, a) for n, a in random_cells]
-    cells += [(0, "reference", n, a) for n, a in REFERENCE_CELLS.items()]
+    cells = [(BASE_SEED, "random", n, a) for n, a in random_cells]
+    cells += [(BASE_SEED, "reference", n, a) for n, a in REFERENCE_CELLS.items()]
     cells += [(s, "noise", n, a) for s in args.noise_seeds for n, a in
               random_cells[:args.noise_cells]]
     return [{"setting": setting, "seed": s, "group": g, "name": n, "arch": a}
@@ -146,7 +145,7 @@ def setting_summary(setting: str, jobs: list[dict[str, Any]], table: Any) -> dic
     summary = summarise(random_rows)
     cpu = [r["cpu_seconds"] for r in random_rows if r.get("cpu_seconds") is not None]
     summary["cpu_seconds_per_cell"] = float(np.mean(cpu)) if cpu else None
-    noise_info = noise(random_rows, reruns) if reruns else None
+    noise_info = noise(random_rows, reruns, BASE_SEED) if reruns else None
     spread_std = summary["valid"]["std"]
     return {
         "overrides": SETTINGS[setting], "summary": summary, "noise": noise_info,
@@ -184,18 +183,17 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.verbose)
     from nasforge.evaluators.table import NB201Table
 
-    table = NB201Table(nb201_table_path(args.table))
+    table = NB201Table(start(args))
     results = {}
     for setting in args.settings:
         jobs = jobs_for(setting, args)
         run_jobs(jobs, args.workers)
         results[setting] = setting_summary(setting, jobs, table)
-        write_json(Path(args.out).with_suffix(".json"),
-                   {"base_config": "configs/proxy_cifar10.yaml", "settings": results})
-        plot(results, Path(args.out).with_suffix(".png"))
+        # after every setting: a sweep stopped later keeps the settings it has
+        finish(args.out, {"base_config": "configs/proxy_cifar10.yaml", "settings": results},
+               lambda payload, path: plot(payload["settings"], path))
     print(markdown(results))
     return 0
 

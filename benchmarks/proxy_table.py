@@ -16,10 +16,13 @@ selected cell among random cells, the rank correlation of a method's scores).
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/proxy_table.py --cells 300   # hours
     .venv/bin/python benchmarks/proxy_table.py --export-only       # rewrite the CSV from the run
 
-The run takes several sessions: every export also snapshots the run directory into
-``benchmarks/state/proxy_table_cifar10`` (tracked; ``carry.py``), and a checkout without the
-run directory starts from that snapshot, so a fresh clone continues where the last one
-stopped.
+The run takes several sessions: while cells are still to train, every export also snapshots
+the default run directory into ``benchmarks/state/proxy_table_cifar10`` (tracked;
+``carry.py``), and a checkout without the run directory starts from that snapshot, so a fresh
+clone continues where the last one stopped. Once all ``--cells`` are exported the snapshot is
+released: the CSV is what the repository keeps, and extending the table later needs the run
+directory (without it the search starts from scratch; the first cells are the same, the random
+stream being seeded).
 """
 
 from __future__ import annotations
@@ -36,18 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from carry import restore, snapshot
-from common import (
-    REPO,
-    RESULTS,
-    mean_std,
-    nb201_table_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    write_json,
-)
+from carry import release, restore, snapshot
+from common import REPO, mean_std, new_figure, save_figure
 from scipy.stats import kendalltau, spearmanr
+from skeleton import finish, parser, require, start
 
 import nasforge
 from nasforge.config import load_config
@@ -56,20 +51,19 @@ from nasforge.spaces.nb201 import NB201Space
 from nasforge.store import TrialStore
 
 CONFIG = REPO / "configs" / "proxy_cifar10.yaml"
+RUN_DIR = REPO / "runs" / "proxy_table_cifar10"
 STATE_NAME = "proxy_table_cifar10"
 COLUMNS = ("arch", "proxy_valid", "proxy_test", "seconds", "c10_test", "c100_test", "in16_test")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__, "proxy_table_cifar10", table=True, overrides=True)
     p.add_argument("--cells", type=int, default=300, help="distinct cells in all (extendable)")
     p.add_argument("--workers", type=int, default=2, help="processes, one thread each")
-    p.add_argument("--run-dir", default=str(REPO / "runs" / "proxy_table_cifar10"))
+    p.add_argument("--run-dir", default=str(RUN_DIR),
+                   help="the run (only the default one is snapshotted, while cells remain)")
     p.add_argument("--config", default=str(CONFIG))
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--seed", type=int, default=100, help="run seed (cells and training)")
-    p.add_argument("--table", default=None, help="nb201_compact.csv.gz (default: shared)")
-    p.add_argument("--out", default=str(RESULTS / "proxy_table_cifar10"))
     p.add_argument("--export-only", action="store_true", help="only rewrite the CSV and JSON")
     return p.parse_args(argv)
 
@@ -123,8 +117,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def export(args: argparse.Namespace) -> dict[str, Any]:
-    rows = table_rows(Path(args.run_dir), NB201Table(nb201_table_path(args.table)))
+def export(args: argparse.Namespace, table: Path) -> dict[str, Any]:
+    """The CSV of the run's finished cells, and the JSON (+ plot) that summarises them."""
+    require(Path(args.run_dir) / "trials.sqlite", "run this script without --export-only to "
+            "train the cells (finished runs are not kept, only their results)")
+    rows = table_rows(Path(args.run_dir), NB201Table(table))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.with_suffix(".csv").open("w", newline="") as handle:
@@ -132,11 +129,9 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
         writer.writeheader()
         writer.writerows(rows)
     summary = summarise(rows) if len(rows) > 1 else {"cells": len(rows)}
-    write_json(out.with_suffix(".json"), {"config": str(Path(args.config).name),
-                                          "overrides": args.overrides, "seed": args.seed,
-                                          "summary": summary})
-    if len(rows) > 1:
-        plot(rows, summary, out.with_suffix(".png"))
+    payload = {"config": str(Path(args.config).name), "overrides": args.overrides,
+               "seed": args.seed, "summary": summary}
+    finish(out, payload, (lambda _, path: plot(rows, summary, path)) if len(rows) > 1 else None)
     return summary
 
 
@@ -156,14 +151,25 @@ def plot(rows: list[dict[str, Any]], summary: dict[str, Any], path: Path) -> Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
+    table = start(args)
     run_dir = Path(args.run_dir)
-    restore(STATE_NAME, run_dir)
+    carried = run_dir.resolve() == RUN_DIR.resolve()  # only the default run is snapshotted
+    if carried:
+        restore(STATE_NAME, run_dir)
     if not args.export_only:
         train_cells(args)
-    print(export(args))
-    snapshot(run_dir, STATE_NAME)
+    print(export(args, table))
+    if carried and cells_done(run_dir) >= args.cells:
+        release(STATE_NAME)  # every cell is in the CSV: the finished run leaves the repository
+    elif carried:
+        snapshot(run_dir, STATE_NAME)
     return 0
+
+
+def cells_done(run_dir: Path) -> int:
+    """The run's cells whose training has ended (finished or failed)."""
+    with TrialStore(run_dir / "trials.sqlite") as store:
+        return sum(t.status in ("ok", "failed") for t in store.trials())
 
 
 if __name__ == "__main__":

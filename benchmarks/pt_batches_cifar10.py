@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import REPO, RESULTS, display_path, setup_logging, write_json
+from common import REPO, display_path
+from skeleton import finish, parser, require, start
 from torch.utils.data import Subset
 
 from nasforge.components import build_components
@@ -47,10 +48,9 @@ from nasforge.supernet_reuse import TRAINED
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__, "pt_batches_cifar10")
     p.add_argument("--run", default=str(REPO / "runs" / "oneshot_cifar10" / "darts-s0"))
     p.add_argument("--batches", type=int, default=40, help="valid batches per measurement")
-    p.add_argument("--out", default=str(RESULTS / "pt_batches_cifar10"))
     return p.parse_args(argv)
 
 
@@ -76,8 +76,9 @@ def accuracy(supernet: torch.nn.Module, batches: list[Batch], train_mode: bool) 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
+    start(args)
     run = Path(args.run)
+    require(run / TRAINED, "run benchmarks/oneshot_cifar10.py --methods darts first")
     parts = build_components(load_config(run / "config.yaml"))
     task, strategy, cpu = parts.task, parts.strategy, torch.device("cpu")
     assert task is not None and isinstance(strategy, DartsSearch)
@@ -96,10 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         .valid_accuracy(ctx),
         "eval_mode_pt_order": accuracy(supernet, mixed, False),
     }
-    write_json(f"{args.out}.json", {"run": display_path(run), "valid_batches": args.batches,
-                                    "batch_size": task.batch_size, **results})
-    print(results)
-    return 0
+    return finish(args.out, {"run": display_path(run), "valid_batches": args.batches,
+                             "batch_size": task.batch_size, **results},
+                  summary=lambda _: str(results))
 
 
 if __name__ == "__main__":

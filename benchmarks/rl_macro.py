@@ -9,8 +9,10 @@ last third deeper, the same against random search's children of the same depth.
 
 Each (strategy, seed) is an ordinary resumable search in ``runs/rl_macro/CONFIG/STRATEGY-sS``,
 grown ``--chunk`` children at a time (a kill loses at most the children in flight); after
-every chunk the run directories are snapshotted into ``benchmarks/state/rl_macro_CONFIG``
-(``carry.py``), from which a fresh checkout continues. Writes
+every chunk the run directories are snapshotted into ``benchmarks/state/CONFIG`` (e.g.
+``benchmarks/state/rl_macro_cifar10``; ``carry.py``), from which a fresh checkout continues;
+once every search has all its children and the results are written, the snapshot is released
+(a fresh checkout then starts from scratch). Writes
 ``results/CONFIG.json`` and ``.png`` (e.g. ``results/rl_macro_cifar10.json``).
 
     .venv/bin/python benchmarks/rl_macro.py --seeds 0 1 2          # CIFAR-10, ~1.5 h
@@ -31,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from carry import restore_missing, snapshot
-from common import REPO, RESULTS, mean_std, new_figure, save_figure, setup_logging, write_json
+from carry import release, restore_missing, snapshot
+from common import REPO, RESULTS, mean_std, new_figure, save_figure
+from skeleton import finish, parser, start
 
 import nasforge
 from nasforge.components import build
@@ -45,16 +48,13 @@ SIGNAL = "valid_acc"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=str(REPO / "configs" / "rl_macro_cifar10.yaml"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--trials", type=int, default=120, help="children per search")
-    parser.add_argument("--chunk", type=int, default=20,
-                        help="children between snapshots of the runs")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--summary-only", action="store_true",
-                        help="only summarise the runs so far")
-    return parser.parse_args(argv)
+    p = parser(__doc__, seeds=[0, 1, 2])
+    p.add_argument("--config", default=str(REPO / "configs" / "rl_macro_cifar10.yaml"))
+    p.add_argument("--trials", type=int, default=120, help="children per search")
+    p.add_argument("--chunk", type=int, default=20, help="children between snapshots of the runs")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--summary-only", action="store_true", help="only summarise the runs so far")
+    return p.parse_args(argv)
 
 
 def runs_of(name: str) -> Path:
@@ -181,7 +181,7 @@ def plot(runs: dict[str, dict[int, dict[str, Any]]], path: Path, window: int = 1
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
+    start(args)
     config = load_config(args.config, [])
     name = Path(args.config).stem
     restore_missing(name, runs_of(name))
@@ -194,19 +194,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = {strategy: {seed: read_run(run_dir(name, strategy, seed), space)
                        for seed in args.seeds if finished(run_dir(name, strategy, seed))}
             for strategy in STRATEGIES}
-    summary = summarise(runs)
-    write_json(RESULTS / f"{name}.json", {"config": name, "trials": args.trials,
-                                          "summary": summary, "runs": runs})
-    plot(runs, RESULTS / f"{name}.png")
-    for strategy in STRATEGIES:
-        for seed, run in sorted(runs[strategy].items()):
-            part = thirds(run["reward"])
-            print(f"{strategy} s{seed}: {len(run['reward'])} children, first third "
-                  f"{part['first_third']:.1f}, last third {part['last_third']:.1f}, best valid "
-                  f"{run['best'][SIGNAL]:.1f} test {run['best'].get('test_acc', float('nan')):.1f}")
-    print(summary["controller_minus_random_last_third"])
-    print(summary["controller_minus_random_same_depth"])
+    if not any(runs.values()):
+        raise SystemExit(f"no run of {name} in {runs_of(name)}: run without --summary-only")
+    payload = {"config": name, "trials": args.trials, "summary": summarise(runs), "runs": runs}
+    finish(RESULTS / name, payload, lambda p, path: plot(p["runs"], path), report)
+    if all(finished(out) >= args.trials for out in runs_of(name).iterdir() if out.is_dir()):
+        release(name)  # every search is complete and its results written
     return 0
+
+
+def report(payload: dict[str, Any]) -> str:
+    """Per search its children and rewards by third, and the controller's margins."""
+    lines = []
+    for strategy in STRATEGIES:
+        for seed, run in sorted(payload["runs"][strategy].items()):
+            part = thirds(run["reward"])
+            lines.append(f"{strategy} s{seed}: {len(run['reward'])} children, first third "
+                         f"{part['first_third']:.1f}, last third {part['last_third']:.1f}, "
+                         f"best valid {run['best'][SIGNAL]:.1f} test "
+                         f"{run['best'].get('test_acc', float('nan')):.1f}")
+    summary = payload["summary"]
+    lines += [str(summary["controller_minus_random_last_third"]),
+              str(summary["controller_minus_random_same_depth"])]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

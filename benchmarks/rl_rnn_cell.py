@@ -12,11 +12,13 @@ import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from common import REPO, RESULTS, new_figure, save_figure, setup_logging, stopwatch, write_json
+from common import REPO, new_figure, save_figure, stopwatch
+from skeleton import finish, parser, start
 
 from nasforge.architecture import Architecture
 from nasforge.components import build_components
@@ -32,15 +34,12 @@ PAPER = {"NAS cell (54M params)": 62.4}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--trials", type=int, default=150)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seeds", type=int, default=3, help="retraining seeds")
-    parser.add_argument("--retrain-epochs", type=int, default=12)
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="config override, e.g. strategy.lr=0.03")
-    parser.add_argument("--out", default=str(RESULTS / "rl_rnn_cell"))
-    return parser.parse_args(argv)
+    p = parser(__doc__, "rl_rnn_cell", overrides=True)
+    p.add_argument("--trials", type=int, default=150)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seeds", type=int, default=3, help="retraining seeds")
+    p.add_argument("--retrain-epochs", type=int, default=12)
+    return p.parse_args(argv)
 
 
 def search(trials: int, workers: int, overrides: Sequence[str]) -> dict[str, Any]:
@@ -99,7 +98,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def plot(found: dict[str, Any], path: str) -> None:
+def plot(found: dict[str, Any], path: Path) -> None:
     fig = new_figure(7, 4)
     ax = fig.subplots()
     reward = np.array([np.nan if r is None else r for r in found["reward"]])
@@ -119,29 +118,33 @@ def plot(found: dict[str, Any], path: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
+    start(args)
     with stopwatch() as elapsed:
         found = search(args.trials, args.workers, args.overrides)
         runs = retrain_all(found["best"]["architecture"], args.seeds, args.retrain_epochs,
                            args.workers, args.overrides)
-    summary = summarize(runs)
     payload = {"config": str(CONFIG.relative_to(REPO)), "trials": args.trials,
                "overrides": args.overrides, "workers": args.workers,
                "retrain_epochs": args.retrain_epochs,
-               "search": found, "retrain": runs, "summary": summary,
+               "search": found, "retrain": runs, "summary": summarize(runs),
                "paper_ptb_test_ppl": PAPER, "wall_seconds": elapsed[0]}
-    write_json(f"{args.out}.json", payload)
-    plot(found, f"{args.out}.png")
+    return finish(args.out, payload, lambda p, path: plot(p["search"], path), report)
+
+
+def report(payload: dict[str, Any]) -> str:
+    """The search's rewards by third and best cell; the cell against the LSTM, retrained."""
+    found = payload["search"]
     reward = [r for r in found["reward"] if r is not None]
     third = max(1, len(reward) // 3)
-    print(f"search: {found['trials']} children ({found['failed']} failed) in "
-          f"{found['seconds']:.0f}s; mean reward first third {np.mean(reward[:third]):.2f}, "
-          f"last third {np.mean(reward[-third:]):.2f}; best {found['best']['arch']}")
-    for kind, row in summary.items():
-        print(f"{kind}: valid ppl {row['valid_ppl_mean']:.2f} +- {row['valid_ppl_std']:.2f}, "
+    seeds = len({r["seed"] for r in payload["retrain"]})
+    lines = [f"search: {found['trials']} children ({found['failed']} failed) in "
+             f"{found['seconds']:.0f}s; mean reward first third {np.mean(reward[:third]):.2f}, "
+             f"last third {np.mean(reward[-third:]):.2f}; best {found['best']['arch']}"]
+    lines += [f"{kind}: valid ppl {row['valid_ppl_mean']:.2f} +- {row['valid_ppl_std']:.2f}, "
               f"test ppl {row['test_ppl_mean']:.2f} +- {row['test_ppl_std']:.2f} "
-              f"({row['params']:.0f} params, {args.seeds} seeds)")
-    return 0
+              f"({row['params']:.0f} params, {seeds} seeds)"
+              for kind, row in payload["summary"].items()]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,16 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import (
-    REPO,
-    RESULTS,
-    nb201_table_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    stopwatch,
-    write_json,
-)
+from common import REPO, new_figure, save_figure, stopwatch
+from skeleton import finish, parser, start
 
 from nasforge.components import build_components
 from nasforge.config import load_config
@@ -48,12 +39,11 @@ SPOS = REPO / "configs" / "spos_nb201.yaml"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=3, help="per candidate")
-    parser.add_argument("--supernet-epochs", type=int, default=4)
-    parser.add_argument("--out", default=str(RESULTS / "scaleout"))
-    return parser.parse_args(argv)
+    p = parser(__doc__, "scaleout")
+    p.add_argument("--trials", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=3, help="per candidate")
+    p.add_argument("--supernet-epochs", type=int, default=4)
+    return p.parse_args(argv)
 
 
 def search_seconds(executor: Executor, trials: int, epochs: int) -> dict[str, Any]:
@@ -116,17 +106,22 @@ def data_parallel(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
-    os.environ["NASFORGE_NB201"] = str(nb201_table_path(None))  # the SPOS runs' evaluator
+    start(args, nb201_env=True)  # the SPOS runs' evaluator reads the table
     with stopwatch() as elapsed:
         candidates = candidate_parallelism(args)
         log.info("candidates: %s", {k: v.get("speedup") for k, v in candidates.items()
                                     if isinstance(v, dict)})
         ddp = data_parallel(args)
         log.info("data parallel: speedup %.2f", ddp["speedup"])
-    payload = {"settings": vars(args), "candidates": candidates, "data_parallel": ddp,
+    settings = {k: v for k, v in vars(args).items() if k != "verbose"}
+    payload = {"settings": settings, "candidates": candidates, "data_parallel": ddp,
                "wall_seconds": elapsed[0]}
-    write_json(f"{args.out}.json", payload)
+    return finish(args.out, payload, plot, report)
+
+
+def plot(payload: dict[str, Any], path: Path) -> None:
+    """Candidates per minute per executor; the SPOS loss curve in 1 and 2 processes."""
+    candidates, ddp = payload["candidates"], payload["data_parallel"]
     fig = new_figure(10, 4)
     left, right = fig.subplots(1, 2)
     names = ["serial", "ray_2_workers", "process_2_workers"]
@@ -138,11 +133,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     right.set_xlabel("supernet epoch")
     right.set_ylabel("SPOS training loss")
     right.legend()
-    save_figure(fig, f"{args.out}.png")
-    print(json.dumps({k: (v.get("speedup"), v.get("overhead_vs_ideal_2x"))
-                      for k, v in candidates.items() if isinstance(v, dict)}, indent=1))
-    print(f"DDP speedup {ddp['speedup']:.2f}, loss diff {ddp['train_loss_difference']:.4f}")
-    return 0
+    save_figure(fig, path)
+
+
+def report(payload: dict[str, Any]) -> str:
+    ddp = payload["data_parallel"]
+    speedups = {k: (v.get("speedup"), v.get("overhead_vs_ideal_2x"))
+                for k, v in payload["candidates"].items() if isinstance(v, dict)}
+    return (json.dumps(speedups, indent=1) + f"\nDDP speedup {ddp['speedup']:.2f}, loss diff "
+            f"{ddp['train_loss_difference']:.4f}")
 
 
 if __name__ == "__main__":

@@ -26,17 +26,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import (
-    REPO,
-    RESULTS,
-    display_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    stopwatch,
-    write_json,
-)
+from common import REPO, RESULTS, display_path, new_figure, save_figure, stopwatch
 from scipy.stats import kendalltau, pearsonr
+from skeleton import finish, parser, start
 
 from nasforge.components import build_components
 from nasforge.config import load_config
@@ -47,15 +39,14 @@ CONFIG = REPO / "configs" / "spos_shufflenet.yaml"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--check", type=int, default=30)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--table", default=str(RESULTS / "shufflenet_lut.json"))
-    parser.add_argument("--out", default=str(RESULTS / "shufflenet_latency"))
-    return parser.parse_args(argv)
+    p = parser(__doc__, "shufflenet_latency", threads=1)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--check", type=int, default=30)
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--table", default=str(RESULTS / "shufflenet_lut.json"),
+                   help="the latency lookup table written (JSON)")
+    return p.parse_args(argv)
 
 
 @torch.inference_mode()
@@ -66,8 +57,7 @@ def end_to_end(model: torch.nn.Module, shape: Any, batch: int, repeats: int) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
-    torch.set_num_threads(args.threads)
+    start(args)
     parts = build_components(load_config(CONFIG, []))
     space, shape = parts.space, parts.task.shape  # type: ignore[union-attr]
     with stopwatch() as elapsed:
@@ -92,7 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                "pearson_r": float(pearsonr(predicted, measured)[0]),
                "ratio_mean": float(ratio.mean()), "ratio_std": float(ratio.std()),
                "wall_seconds": elapsed[0]}
-    write_json(f"{args.out}.json", payload)
+    return finish(args.out, payload, plot, report)
+
+
+def plot(payload: dict[str, Any], path: Path) -> None:
+    """Measured end-to-end latency against the table's prediction, one dot an architecture."""
+    predicted, measured = payload["predicted_ms"], payload["measured_ms"]
     fig = new_figure(5, 4.5)
     ax = fig.add_subplot()
     ax.scatter(predicted, measured)
@@ -101,11 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ax.set_xlabel("lookup table: sum of block entries (ms)")
     ax.set_ylabel("measured end to end (ms)")
     ax.set_title(f"tau {payload['kendall_tau']:.2f}, r {payload['pearson_r']:.2f}")
-    save_figure(fig, f"{args.out}.png")
-    print(f"{len(entries)} entries; tau {payload['kendall_tau']:.2f}, r "
-          f"{payload['pearson_r']:.2f}, measured/predicted {ratio.mean():.2f} +- "
-          f"{ratio.std():.2f}; {elapsed[0]:.0f} s")
-    return 0
+    save_figure(fig, path)
+
+
+def report(payload: dict[str, Any]) -> str:
+    return (f"{payload['entries']} entries; tau {payload['kendall_tau']:.2f}, r "
+            f"{payload['pearson_r']:.2f}, measured/predicted {payload['ratio_mean']:.2f} +- "
+            f"{payload['ratio_std']:.2f}; {payload['wall_seconds']:.0f} s")
 
 
 if __name__ == "__main__":

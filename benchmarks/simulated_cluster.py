@@ -18,11 +18,12 @@ import logging
 import math
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import RESULTS, nb201_table_path, new_figure, save_figure, setup_logging, write_json
-from common import stopwatch as timer
+from common import new_figure, save_figure, stopwatch
+from skeleton import finish, parser, start
 
 from nasforge.config import Budget
 from nasforge.evaluators.table import NB201Table, TableEvaluator
@@ -44,15 +45,13 @@ STRATEGIES: dict[str, Callable[[NB201Space, int], AskTellStrategy]] = {
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 8, 64, 512])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--target", type=float, default=93.9, help="C10 test accuracy")
-    parser.add_argument("--rounds", type=int, default=10,
-                        help="evaluations per worker (budget = rounds x workers, >= 400)")
-    parser.add_argument("--out", default=str(RESULTS / "simulated_cluster"))
-    parser.add_argument("-v", "--verbose", action="store_true")
-    return parser.parse_args(argv)
+    p = parser(__doc__, "simulated_cluster")
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 8, 64, 512])
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--target", type=float, default=93.9, help="C10 test accuracy")
+    p.add_argument("--rounds", type=int, default=10,
+                   help="evaluations per worker (budget = rounds x workers, >= 400)")
+    return p.parse_args(argv)
 
 
 def time_to_target(trials: Sequence[Any], target: float) -> float:
@@ -82,10 +81,9 @@ def one(table: NB201Table, strategy: str, workers: int, synchronous: bool, seed:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.verbose)
-    table = NB201Table(nb201_table_path(None))
+    table = NB201Table(start(args))
     results: dict[str, Any] = {}
-    with timer() as elapsed:
+    with stopwatch() as elapsed:
         for strategy in STRATEGIES:
             for mode, synchronous in (("async", False), ("sync", True)):
                 for workers in args.workers:
@@ -100,13 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                              entry["reached"], args.seeds)
     payload = {"target": args.target, "seeds": args.seeds, "rounds": args.rounds,
                "workers": args.workers, "results": results, "wall_seconds": elapsed[0]}
-    write_json(f"{args.out}.json", payload)
-    plot(payload, f"{args.out}.png")
-    print(markdown(payload))
-    return 0
+    return finish(args.out, payload, plot, markdown)
 
 
-def plot(payload: dict[str, Any], path: str) -> None:
+def plot(payload: dict[str, Any], path: Path) -> None:
     fig = new_figure(6.5, 4.2)
     ax = fig.subplots()
     for strategy, modes in payload["results"].items():

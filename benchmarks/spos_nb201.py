@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -28,20 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from common import (
-    REPO,
-    RESULTS,
-    display_path,
-    mean_std,
-    nb201_table_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    stopwatch,
-    write_json,
-)
+from common import REPO, RESULTS, display_path, mean_std, new_figure, save_figure, stopwatch
 from scipy.stats import kendalltau
+from skeleton import finish, parser, start
 
 import nasforge
 from nasforge.components import build_components
@@ -60,12 +48,9 @@ PAPER = {"imagenet_top1_block_search": 74.3, "imagenet_top1_block_channel_328M":
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--paths", type=int, default=50)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=str(RESULTS / "spos_nb201"))
-    args = parser.parse_args(argv)
+    p = parser(__doc__, "spos_nb201", seeds=[0, 1, 2], quick=True)
+    p.add_argument("--paths", type=int, default=50)
+    args = p.parse_args(argv)
     args.overrides = []
     if args.quick:
         args.seeds, args.paths = [0], 5
@@ -143,11 +128,7 @@ def search(overrides: list[str], seed: int, table: NB201Table) -> dict[str, Any]
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
-    torch.set_num_threads(2)
-    table_path = nb201_table_path(None)
-    os.environ["NASFORGE_NB201"] = str(table_path)
-    table = NB201Table(table_path)
+    table = NB201Table(start(args, threads=2, nb201_env=True))
     with stopwatch() as elapsed:
         parts, net, train_seconds = trained_supernet(args.overrides, args.seeds[0])
         analysis = bn_and_ranking(parts, net, args.paths)
@@ -162,13 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                "supernet_seconds": train_seconds, "analysis": analysis, "runs": runs,
                "c10_test_mean": mean, "c10_test_std": std, "paper": PAPER,
                "wall_seconds": elapsed[0]}
-    write_json(f"{args.out}.json", payload)
-    plot(payload, f"{args.out}.png")
-    print(markdown(payload))
-    return 0
+    return finish(args.out, payload, plot, markdown)
 
 
-def plot(payload: dict[str, Any], path: str) -> None:
+def plot(payload: dict[str, Any], path: Path) -> None:
     analysis = payload["analysis"]
     fig = new_figure(13, 4)
     left, mid, right = fig.subplots(1, 3)

@@ -40,21 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from common import (
-    REPO,
-    RESULTS,
-    display_path,
-    mean_std,
-    nb201_table_path,
-    new_figure,
-    save_figure,
-    setup_logging,
-    stopwatch,
-    write_json,
-)
+from common import REPO, RESULTS, display_path, mean_std, new_figure, save_figure, stopwatch
 from oneshot_cifar10 import PROXY_SPACE, median_flops, within_flops_limit
 from scipy.stats import kendalltau, rankdata
+from skeleton import finish, parser, require, start
 from tqdm.auto import tqdm
 
 from nasforge.components import build_components
@@ -69,15 +58,13 @@ PROXY_TABLE = RESULTS / "proxy_table_cifar10.csv"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(__doc__, "spos_ranking_cifar10", table=True)
     p.add_argument("--run", default=str(REPO / "runs" / "oneshot_cifar10" / "spos-s0"),
                    help="a finished SPOS run directory (its trained_supernet.pt)")
     p.add_argument("--cells", type=int, default=150, help="distinct cells to score")
     p.add_argument("--batches", type=int, nargs="+", default=[0, 20, 100],
                    help="recalibration batches to compare (0 = shared statistics)")
     p.add_argument("--seed", type=int, default=1234, help="seed of the extra random cells")
-    p.add_argument("--table", default=None, help="nb201_compact.csv.gz (default: shared)")
-    p.add_argument("--out", default=str(RESULTS / "spos_ranking_cifar10"))
     p.add_argument("--combine", nargs="+", default=[], metavar="JSON",
                    help="instead: summarise finished rankings (one per supernet and seed) "
                         "at --combine-batches recalibration batches into --out, grouped by "
@@ -145,18 +132,15 @@ def ranking(rows: list[dict[str, Any]], scores: list[float]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
+    table_path = start(args, threads=1)
     if args.combine:
         return combine([Path(p) for p in args.combine], args.combine_batches, Path(args.out))
-    torch.set_num_threads(1)
     run = Path(args.run)
-    if not (run / TRAINED).is_file():
-        raise SystemExit(f"{run}/{TRAINED} not found: run benchmarks/oneshot_cifar10.py "
-                         "--methods spos first")
+    require(run / TRAINED, "run benchmarks/oneshot_cifar10.py --methods spos first")
     parts = build_components(load_config(run / "config.yaml"))
     assert parts.task is not None
     net = load_supernet(run / TRAINED, parts.space, parts.task.shape, parts.device)
-    table = NB201Table(nb201_table_path(args.table))
+    table = NB201Table(table_path)
     rows = cells(parts.space, args.cells, args.seed)
     for row in rows:
         row["c10_test"] = table.value(row["arch"], "c10_test")
@@ -167,11 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[str(batches)] = {**ranking(rows, scores), "scores": scores}
     payload = {"run": display_path(run), "cells": len(rows), "seconds": elapsed[0],
                "by_recalibration_batches": results, "rows": rows}
-    out = Path(args.out)
-    write_json(out.with_suffix(".json"), payload)
-    plot(payload, out.with_suffix(".png"))
-    print(markdown(payload))
-    return 0
+    return finish(args.out, payload, plot, markdown)
 
 
 def plot(payload: dict[str, Any], path: Path) -> None:
@@ -220,12 +200,10 @@ def combine(paths: list[Path], batches: str, out: Path) -> int:
         methods.setdefault(row["method"], []).append(row)
     summary = {method: {key: mean_std([r[key] for r in rows]) for key in COMBINED}
                for method, rows in methods.items()}
-    write_json(out.with_suffix(".json"), {"recalibration_batches": int(batches),
-                                          "flops_limit": limit, "runs": per_run,
-                                          "summary": summary})
-    plot_combined(methods, out.with_suffix(".png"))
-    print(markdown_combined(methods, summary))
-    return 0
+    payload = {"recalibration_batches": int(batches), "flops_limit": limit, "runs": per_run,
+               "summary": summary}
+    return finish(out, payload, lambda _, path: plot_combined(methods, path),
+                  lambda _: markdown_combined(methods, summary))
 
 
 COMBINED = ("tau_vs_c10_test", "tau_vs_proxy", "tau_within_flops_limit", "skip_bias",

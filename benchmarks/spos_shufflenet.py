@@ -22,21 +22,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from common import (
-    REPO,
-    RESULTS,
-    display_path,
-    mean_std,
-    new_figure,
-    save_figure,
-    setup_logging,
-    stopwatch,
-    write_json,
-)
+from common import REPO, display_path, mean_std, new_figure, save_figure, stopwatch
+from skeleton import finish, parser, start
 
 from nasforge.architecture import Architecture
 from nasforge.components import build_components
@@ -57,13 +48,11 @@ PAPER = {"imagenet_top1_block_search_319M": 74.3, "imagenet_top1_block_channel_3
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--random", type=int, default=5, help="random paths per limit")
-    parser.add_argument("--retrain-epochs", type=int, default=10)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=str(RESULTS / "spos_shufflenet"))
-    args = parser.parse_args(argv)
+    p = parser(__doc__, "spos_shufflenet", quick=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random", type=int, default=5, help="random paths per limit")
+    p.add_argument("--retrain-epochs", type=int, default=10)
+    args = p.parse_args(argv)
     args.overrides = [f"seed={args.seed}"]
     if args.quick:
         args.random, args.retrain_epochs = 1, 1
@@ -129,8 +118,7 @@ def standalone(parts: Any, arch: Architecture, epochs: int, seed: int) -> dict[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging()
-    torch.set_num_threads(2)
+    start(args, threads=2)
     with stopwatch() as elapsed:
         parts, net, train_seconds = trained_supernet(args.overrides, args.seed)
         rng = np.random.default_rng(args.seed + 7)
@@ -139,31 +127,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         state = {k: v.clone() for k, v in net.state_dict().items()}
         searches = []
         for q in PERCENTILES:
-            limit = float(np.percentile(probe, q))
             net.load_state_dict(state)  # each search starts from the trained supernet
-            run = constrained_search(parts, net, limit, args.seed)
-            run["percentile"] = q
-            run["winner_standalone"] = standalone(parts, Architecture(run["best"]),
-                                                  args.retrain_epochs, args.seed)
-            run["random_standalone"] = [
-                standalone(parts, arch, args.retrain_epochs, args.seed)
-                for arch in random_under(parts, limit, args.random, rng)]
-            log.info("limit %.3g: max candidate %.3g, winner %.1f (inherited %.1f), "
-                     "random %s", limit, run["max_candidate_flops"],
-                     run["winner_standalone"]["test_acc"], run["best_inherited"],
-                     [r["test_acc"] for r in run["random_standalone"]])
-            searches.append(run)
+            searches.append(under_limit(parts, net, float(np.percentile(probe, q)), q, rng,
+                                        args))
     payload = {"config": display_path(CONFIG), "overrides": args.overrides,
                "space": parts.space.options(), "supernet_seconds": train_seconds,
                "retrain_epochs": args.retrain_epochs, "random_flops": probe,
                "searches": searches, "paper": PAPER, "wall_seconds": elapsed[0]}
-    write_json(f"{args.out}.json", payload)
-    plot(payload, f"{args.out}.png")
-    print(markdown(payload))
-    return 0
+    return finish(args.out, payload, plot, markdown)
 
 
-def plot(payload: dict[str, Any], path: str) -> None:
+def under_limit(parts: Any, net: Supernet, limit: float, percentile: int,
+                rng: np.random.Generator, args: argparse.Namespace) -> dict[str, Any]:
+    """The constrained search at one limit; its winner and random paths under the limit
+    retrained from scratch."""
+    run = constrained_search(parts, net, limit, args.seed)
+    run["percentile"] = percentile
+    run["winner_standalone"] = standalone(parts, Architecture(run["best"]),
+                                          args.retrain_epochs, args.seed)
+    run["random_standalone"] = [standalone(parts, arch, args.retrain_epochs, args.seed)
+                                for arch in random_under(parts, limit, args.random, rng)]
+    log.info("limit %.3g: max candidate %.3g, winner %.1f (inherited %.1f), random %s", limit,
+             run["max_candidate_flops"], run["winner_standalone"]["test_acc"],
+             run["best_inherited"], [r["test_acc"] for r in run["random_standalone"]])
+    return run
+
+
+def plot(payload: dict[str, Any], path: Path) -> None:
     fig = new_figure(12, 4)
     left, right = fig.subplots(1, 2)
     left.hist(payload["random_flops"], bins=40, color="#cccccc", label="random paths")

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import RESULTS, write_json
+from skeleton import finish, parser, start
+from stepping import interleaved
 from torch import nn
 
 from nasforge.data.base import tensor_task
@@ -29,14 +30,12 @@ BATCH = 64
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--candidates", type=int, default=10)
-    parser.add_argument("--recalibration-batches", type=int, default=10)
-    parser.add_argument("--valid-batches", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=str(RESULTS / "spos_speed.json"))
-    return parser.parse_args(argv)
+    p = parser(__doc__, "spos_speed", threads=2)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--candidates", type=int, default=10)
+    p.add_argument("--recalibration-batches", type=int, default=10)
+    p.add_argument("--valid-batches", type=int, default=4)
+    return p.parse_args(argv)
 
 
 def step_fn(net: nn.Module, set_mode: Callable[[], None]) -> Callable[[], None]:
@@ -52,34 +51,43 @@ def step_fn(net: nn.Module, set_mode: Callable[[], None]) -> Callable[[], None]:
     return step
 
 
-def interleaved(fns: dict[str, Callable[[], None]], reps: int) -> dict[str, list[float]]:
-    for fn in fns.values():
-        fn()  # warm-up
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(reps):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
+    start(args)
     space = NB201Space(C=16, N=5)
-    shape = Shape((3, 32, 32), 10)
     with seeded(0):
-        net = build_supernet(space, shape)
+        net = build_supernet(space, Shape((3, 32, 32), 10))
     rng = np.random.default_rng(0)
+    train = train_steps(net, space, rng, args.reps)
+    payload: dict[str, Any] = {
+        "setup": {"C": 16, "N": 5, "input": [3, 32, 32], "batch": BATCH,
+                  "threads": args.threads, "reps": args.reps},
+        "train_step": train,
+        "single_path_vs_weighted": (train["single_path"]["samples_per_s"]
+                                    / train["weighted"]["samples_per_s"]),
+        "evaluation": {"recalibration_batches": args.recalibration_batches,
+                       "valid_batches": args.valid_batches,
+                       "candidates_per_second": candidates_per_second(net, space, rng, args)},
+    }
+    return finish(args.out, payload, summary=report)
+
+
+def train_steps(net: Any, space: NB201Space, rng: np.random.Generator, reps: int
+                ) -> dict[str, dict[str, float]]:
+    """Median step time and samples/s of the weighted and the single-path mode, interleaved."""
     uniform = net.arch_state.valid / net.arch_state.valid.sum(1, keepdim=True)
     times = interleaved({
         "weighted": step_fn(net, lambda: net.set_weights(uniform)),
         "single_path": step_fn(net, lambda: net.set_path(space.sample(rng))),
-    }, args.reps)
-    train = {name: {"median_s": float(np.median(t)), "samples_per_s": BATCH / float(np.median(t))}
-             for name, t in times.items()}
-    ratio = train["single_path"]["samples_per_s"] / train["weighted"]["samples_per_s"]
+    }, reps)
+    return {name: {"median_s": float(np.median(t)), "samples_per_s": BATCH / float(np.median(t))}
+            for name, t in times.items()}
+
+
+def candidates_per_second(net: Any, space: NB201Space, rng: np.random.Generator,
+                          args: argparse.Namespace) -> float:
+    """Random paths scored by the inherited-weight evaluator (recalibration included), after
+    one that loads and caches the batches."""
     gen = np.random.default_rng(1)
     n = BATCH * (args.recalibration_batches + args.valid_batches)
     x = gen.normal(size=(2 * n, 3, 32, 32)).astype(np.float32)
@@ -89,25 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluator = SupernetEvaluator(net, space, task, torch.device("cpu"),
                                   args.recalibration_batches, args.valid_batches)
     candidates = [space.sample(rng) for _ in range(args.candidates + 1)]
-    evaluator.evaluate(candidates[0])  # loads and caches the batches
-    start = time.perf_counter()
+    evaluator.evaluate(candidates[0])
+    began = time.perf_counter()
     for arch in candidates[1:]:
         evaluator.evaluate(arch)
-    per_second = args.candidates / (time.perf_counter() - start)
-    payload: dict[str, Any] = {
-        "setup": {"C": 16, "N": 5, "input": [3, 32, 32], "batch": BATCH,
-                  "threads": args.threads, "reps": args.reps},
-        "train_step": train, "single_path_vs_weighted": ratio,
-        "evaluation": {"recalibration_batches": args.recalibration_batches,
-                       "valid_batches": args.valid_batches,
-                       "candidates_per_second": per_second},
-    }
-    write_json(args.out, payload)
-    print(f"single path {train['single_path']['samples_per_s']:.1f} samples/s vs weighted "
-          f"{train['weighted']['samples_per_s']:.1f} ({ratio:.2f}x); {per_second:.2f} "
-          f"candidates/s ({args.recalibration_batches} recalibration + {args.valid_batches} "
-          f"valid batches of {BATCH})")
-    return 0
+    return args.candidates / (time.perf_counter() - began)
+
+
+def report(payload: dict[str, Any]) -> str:
+    train, ev = payload["train_step"], payload["evaluation"]
+    return (f"single path {train['single_path']['samples_per_s']:.1f} samples/s vs weighted "
+            f"{train['weighted']['samples_per_s']:.1f} ({payload['single_path_vs_weighted']:.2f}x"
+            f"); {ev['candidates_per_second']:.2f} candidates/s ({ev['recalibration_batches']} "
+            f"recalibration + {ev['valid_batches']} valid batches of {BATCH})")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,12 @@ _HOMES = {
     "RandomSearch": "nasforge.strategies.random",
     "Shape": "nasforge.task",
     "Task": "nasforge.task",
+    "task_from": "nasforge.data.arrays",
+    "Preprocessing": "nasforge.preprocessing",
+    "train": "nasforge.retrain",
+    "Predictor": "nasforge.model_io",
+    "load": "nasforge.model_io",
+    "export": "nasforge.model_io",
 }
 
 __all__ = [
@@ -57,6 +63,8 @@ __all__ = [
     "FunctionSpace",
     "NB201Space",
     "NasforgeError",
+    "Predictor",
+    "Preprocessing",
     "RandomSearch",
     "Registry",
     "RegularizedEvolution",
@@ -66,18 +74,26 @@ __all__ = [
     "SearchSpace",
     "Shape",
     "Task",
+    "export",
+    "load",
     "load_config",
     "run_search",
     "search",
+    "task_from",
+    "train",
 ]
 
 if TYPE_CHECKING:
     from nasforge.api import search
     from nasforge.architecture import Architecture, Categorical
     from nasforge.config import Budget, RunConfig, load_config
+    from nasforge.data.arrays import task_from
     from nasforge.errors import NasforgeError
     from nasforge.evaluators import Evaluator, FunctionEvaluator, Result
+    from nasforge.model_io import Predictor, export, load
+    from nasforge.preprocessing import Preprocessing
     from nasforge.registry import EVALUATORS, SPACES, STRATEGIES, TASKS, Registry
+    from nasforge.retrain import train
     from nasforge.run import run_search
     from nasforge.run_dir import SearchResult
     from nasforge.spaces import FunctionSpace, SearchSpace
@@ -88,9 +104,14 @@ if TYPE_CHECKING:
     from nasforge.task import Shape, Task
 
 
+_REGISTRIES = frozenset({"EVALUATORS", "SPACES", "STRATEGIES", "TASKS"})
+
+
 def __getattr__(name: str) -> Any:
     if name not in _HOMES:
         raise AttributeError(f"module 'nasforge' has no attribute {name!r}")
+    if name in _REGISTRIES:  # filled before they are first seen, not when a search runs
+        importlib.import_module("nasforge.components").registries()
     value = getattr(importlib.import_module(_HOMES[name]), name)
     globals()[name] = value  # imported once
     return value

@@ -137,25 +137,27 @@ def runs_show(run_dir: Path, as_json: bool) -> None:
               help="Take the task (and seed, device) from this config; default: the run's.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override config values, e.g. --set task.train_size=2000.")
-@click.option("--epochs", type=int, default=None, help="Training epochs (default: 3x search).")
+@click.option("--epochs", type=int, default=None,
+              help="Training epochs (default: 10; the lm evaluator: 3x its search's).")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write the model.")
+@click.option("--onnx", is_flag=True,
+              help="Also write model.onnx, checked against PyTorch (pip install 'nasforge[onnx]').")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars; default: in a terminal, else a log line every ~10 s.")
 @user_errors
 def train(arch_json: Path, config: Path | None, overrides: tuple[str, ...], epochs: int | None,
-          out: Path | None, progress: bool | None) -> None:
-    """Retrain the architecture in ARCH_JSON (a best.json) from scratch and save the model."""
+          out: Path | None, onnx: bool, progress: bool | None) -> None:
+    """Retrain the architecture in ARCH_JSON (a best.json) from scratch and save the model:
+    model.pt (nasforge.load), model.ts (TorchScript), with --onnx model.onnx; all three take
+    raw inputs (the task's normalisation is inside)."""
     from nasforge.commands.interrupts import interrupts_end_the_run
-    from nasforge.commands.train import retrain
+    from nasforge.commands.train import report_lines, retrain
 
     start = time.perf_counter()
     with interrupts_end_the_run(None):
-        record = retrain(arch_json, config, overrides, epochs, out, progress)
-    metric = "ppl" if "valid_ppl" in record else "acc"  # language models: perplexity
-    click.echo(f"valid_{metric} {record[f'valid_{metric}']:.2f}  test_{metric} "
-               f"{record[f'test_{metric}']:.2f}  params {record['params']:,}  "
-               f"({time.perf_counter() - start:.0f}s)")
-    click.echo(f"model saved to {record['model']}")
+        record = retrain(arch_json, config, overrides, epochs, out, progress, onnx)
+    for line in report_lines(record, time.perf_counter() - start):
+        click.echo(line)
 
 
 

@@ -35,7 +35,8 @@ from nasforge.task import Task
 __all__ = ["Components", "build", "build_components", "resolve_device", "resolve_runtime"]
 
 
-def _registries() -> dict[str, Registry[Any]]:
+def registries() -> dict[str, Registry[Any]]:
+    """Every registry, filled: importing the component packages registers their entries."""
     import nasforge.data  # noqa: F401  (registers tasks)
     import nasforge.evaluators  # noqa: F401
     import nasforge.ray_executor  # noqa: F401  (Ray itself is imported only when used)
@@ -50,7 +51,7 @@ def _registries() -> dict[str, Registry[Any]]:
 
 
 def factory_for(section: str, name: str) -> Callable[..., Any]:
-    return _registries()[section].get(name)
+    return registries()[section].get(name)
 
 
 def check_config(config: RunConfig) -> RunConfig:
@@ -156,6 +157,7 @@ def build_components(config: RunConfig) -> Components:
     if config.evaluator is not None:
         evaluator = build("evaluator", config.evaluator, space=space, task=task,
                           seed=config.seed, device=runtime.device, runtime=runtime)
-    strategy = build("strategy", config.strategy, space=space, seed=config.seed)
+    # task: constraints count FLOPs / params on the task's input shape (not CIFAR-10's)
+    strategy = build("strategy", config.strategy, space=space, seed=config.seed, task=task)
     selection = None if config.selection is None else build_selection(config.selection)
     return Components(space, task, evaluator, strategy, selection, runtime)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from tqdm.auto import tqdm
@@ -88,3 +90,27 @@ def _bar_format(total: float | None, unit: str) -> str | None:
     if total is None or unit != "s":
         return None
     return "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
+
+
+@contextmanager
+def progress_logging(progress: bool | None) -> Iterator[None]:
+    """Show the progress log lines of a Python call with ``progress=None`` off a terminal.
+
+    The CLI configures logging; a script or notebook usually has not, and Python then drops
+    INFO lines, so a long search would be silent. Where nothing is configured (no handler on
+    the root logger or on ``nasforge``), a plain stderr handler shows ``nasforge.progress``
+    for the duration of the call; a user's own logging setup is left alone."""
+    quiet = progress is not None or sys.stderr.isatty()
+    if quiet or logging.getLogger().handlers or logging.getLogger("nasforge").handlers:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)

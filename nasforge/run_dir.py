@@ -24,6 +24,7 @@ from nasforge.errors import RunDirError, SearchFailed
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, describe_for_store
 from nasforge.report.figure import Plot
 from nasforge.run_lock import LOCK_NAME, RunLock, holder, in_use_error
+from nasforge.space_ref import space_spec
 from nasforge.spaces.base import SearchSpace
 from nasforge.store import STORE_NAME, Trial, TrialStore, best_trial
 from nasforge.supernet.checkpoint import CHECKPOINT
@@ -280,9 +281,10 @@ def stored_result(run_dir: Path) -> SearchResult:
 
 
 def best_record(space: SearchSpace, trial: Trial) -> dict[str, Any]:
-    """The JSON record of one architecture: enough for ``nasforge train`` to rebuild it."""
+    """The JSON record of one architecture: enough for ``nasforge train`` to rebuild it
+    (a user's space by reference: ``nasforge.space_ref``)."""
     return {
-        "space": {"name": space.name, **space.options()},
+        "space": space_spec(space),
         "architecture": trial.arch.to_dict(),
         "arch_str": space.format(trial.arch),
         "key": trial.key,

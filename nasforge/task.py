@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from nasforge.errors import ConfigError
+from nasforge.preprocessing import Preprocessing
 
 Split = Literal["train", "valid", "test"]
 # A batch-level augmentation: (inputs, generator) -> inputs, applied to training batches only.
@@ -72,6 +73,8 @@ class Task:
     augment: Augment | None = None
     metric: str = "accuracy"
     info: dict[str, object] = field(default_factory=dict)
+    # how raw samples became these inputs (None: they are used as given); saved with models
+    preprocessing: Preprocessing | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
@@ -86,6 +89,11 @@ class Task:
     @property
     def num_classes(self) -> int:
         return self.shape.num_classes
+
+    @property
+    def preparation(self) -> Preprocessing:
+        """The task's ``preprocessing``, or the identity on its input shape."""
+        return self.preprocessing or Preprocessing(self.input_shape)
 
     def loader(self, split: Split, *, shuffle: bool = False, seed: int = 0,
                batch_size: int | None = None, limit: int | None = None) -> DataLoader:

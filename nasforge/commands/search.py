@@ -10,26 +10,12 @@ from pathlib import Path
 import click
 
 from nasforge.commands.interrupts import interrupts_end_the_run
-from nasforge.components import (
-    Components,
-    build,
-    build_components,
-    check_config,
-    check_oneshot,
-    make_executor,
-    resolve_device,
-)
+from nasforge.components import build, check_config, resolve_device
 from nasforge.config import RunConfig, load_config
-from nasforge.distributed import (
-    DistContext,
-    check_nproc,
-    free_port,
-    from_environment,
-    runtime_for,
-    set_environment,
-)
+from nasforge.data.arrays import describe
+from nasforge.distributed import DistContext, free_port, from_environment, set_environment
 from nasforge.errors import ConfigError
-from nasforge.run import run_search
+from nasforge.plan import execute, plan_from_config, replica_threads
 from nasforge.run_dir import (
     CONFIG_NAME,
     SearchResult,
@@ -39,8 +25,6 @@ from nasforge.run_dir import (
     stored_result,
     stored_status,
 )
-from nasforge.strategies.oneshot import OneShotStrategy
-from nasforge.supernet_reuse import trained_file
 from nasforge.threads import child_environment
 
 
@@ -66,10 +50,7 @@ def resolve(config_path: Path | None, overrides: Sequence[str], out: Path | None
     if config_path is None:
         raise ConfigError("give a CONFIG file (or --resume RUNDIR)")
     config = check_config(load_config(config_path, overrides))
-    run_dir = out or default_run_dir(config_path)
-    if check:  # rank 0 of a data-parallel group checks; the others follow it
-        check_run_dir(run_dir, resume=False)
-    return config, run_dir
+    return config, out or default_run_dir(config_path)
 
 
 def run_search_command(config_path: Path | None, overrides: Sequence[str], out: Path | None,
@@ -92,42 +73,19 @@ def run_search_command(config_path: Path | None, overrides: Sequence[str], out: 
 def _search(config: RunConfig, config_path: Path | None, overrides: Sequence[str],
             run_dir: Path, resume: Path | None, progress: bool | None, context: DistContext
             ) -> SearchResult | None:
-    parts = build_components(config)
-    check_sections(config, parts)
-    strategy = parts.strategy
-    one_shot = isinstance(strategy, OneShotStrategy)
-    if one_shot and config.distributed > 1 and not context.enabled:
-        check_nproc(config.distributed, parts.device)
-        launch(config.distributed, config_path, overrides, run_dir, resume, progress)
+    plan = plan_from_config(config, run_dir, resume=resume is not None)
+    plan.check(main=context.is_main)
+    if plan.one_shot and plan.distributed > 1 and not context.enabled:
+        launch(plan.distributed, config_path, overrides, run_dir, resume, progress)
         return None
-    if one_shot and config.supernet_from is not None and resume is None:
-        trained_file(config.supernet_from, config)  # a bad source fails before the run starts
-    executor = None
-    if not one_shot:
-        executor = make_executor(config.executor.to_dict() if config.executor else None)
-        executor.check()
     if context.is_main:
         make_run_dir(run_dir)  # one that cannot be made fails here, as one line
         click.echo(f"run directory: {run_dir}", err=True)
-    if isinstance(strategy, OneShotStrategy):
-        from nasforge.oneshot import run_oneshot
-
-        assert parts.task is not None and parts.selection is not None
-        outcome = run_oneshot(parts.space, parts.task, strategy, parts.selection,
-                              parts.evaluator,
-                              device=runtime_for(context, parts.runtime), run_dir=run_dir,
-                              resume=resume is not None, config=config, progress=progress,
-                              seed=config.seed, dist=context,
-                              supernet_from=config.supernet_from)
-        if outcome is None:
-            return None
-        result = outcome
-    else:
-        assert parts.evaluator is not None and executor is not None
-        result = run_search(parts.space, parts.evaluator, strategy, budget=config.budget,
-                            run_dir=run_dir, resume=resume is not None, config=config,
-                            progress=progress, executor=executor)
-    _print_summary(result, parts.space.format)
+        if plan.task is not None and (line := describe(plan.task)):
+            click.echo(line, err=True)  # what was derived from the user's data
+    result = execute(plan, progress=progress, context=context)
+    if result is not None:
+        _print_summary(result, plan.space.format)
     return result
 
 
@@ -145,11 +103,6 @@ def launch(nproc: int, config_path: Path | None, overrides: Sequence[str], run_d
                            start_method="spawn")
 
 
-def replica_threads(world: int) -> int:
-    """Each replica's share of the machine's cores (instead of oversubscribing them)."""
-    return max(1, (os.cpu_count() or 1) // world)
-
-
 def _replica(rank: int, world: int, port: int, config_path: Path | None,
              overrides: tuple[str, ...], out: Path | None, resume: Path | None,
              progress: bool | None) -> None:
@@ -158,25 +111,6 @@ def _replica(rank: int, world: int, port: int, config_path: Path | None,
     set_environment(rank, world, port)
     torch.set_num_threads(replica_threads(world))
     run_search_command(config_path, overrides, out, resume, progress)  # rank 0 prints
-
-
-def check_sections(config: RunConfig, parts: Components) -> None:
-    """The sections each kind of strategy needs: one-shot = task + selection; ask/tell =
-    evaluator, and no selection."""
-    name = config.strategy.name
-    if isinstance(parts.strategy, OneShotStrategy):
-        check_oneshot(name, parts.strategy, parts.space, parts.task, parts.selection)
-        return
-    if config.supernet_from is not None:
-        raise ConfigError(f"supernet_from is for one-shot strategies, not {name!r}")
-    if config.distributed > 1:
-        raise ConfigError("distributed.nproc is for one-shot supernet training; an ask/tell "
-                          "search runs candidates in parallel with executor: {name: process}")
-    if parts.evaluator is None:
-        raise ConfigError(f"strategy {name!r} needs an evaluator section")
-    if config.selection is not None:
-        raise ConfigError(f"strategy {name!r} is not one-shot: drop the selection section")
-    parts.strategy.check_feasible()
 
 
 def _print_summary(result: SearchResult, fmt: object) -> None:

@@ -30,6 +30,7 @@ from nasforge.data.transforms import (
     subset_task,
 )
 from nasforge.errors import ConfigError, DataError
+from nasforge.preprocessing import Preprocessing
 from nasforge.registry import TASKS
 from nasforge.task import Shape, Task
 
@@ -52,6 +53,9 @@ CIFAR10 = CifarLayout("cifar10", "CIFAR-10", "cifar-10-python.tar.gz", "cifar-10
                       tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",))
 CIFAR100 = CifarLayout("cifar100", "CIFAR-100", "cifar-100-python.tar.gz", "cifar-100-python",
                        ("train",), ("test",))
+# CIFAR-10's label order (batches.meta), which is also the sorted order of its class folders
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck")
 
 
 def default_root() -> str:
@@ -163,17 +167,21 @@ def cifar_task(layout: CifarLayout, data: tuple[torch.Tensor, ...], where: Path,
     shape = Shape((3, side, side), num_classes)
     info: dict[str, object] = {"root": str(where), "mean": mean.tolist(), "std": std.tolist()}
     flip = crop_flip(side, mean, std) if augment else None
+    prepare = Preprocessing.per_channel(shape.input_shape, mean.tolist(), std.tolist(),
+                                        scale=1 / 255, image_size=side,
+                                        classes=CIFAR10_CLASSES if num_classes == 10 else None)
     if not stratified:
         return subset_task(layout.name, train, test, shape=shape, seed=seed,
                            valid_fraction=valid_fraction, train_size=train_size,
-                           batch_size=batch_size, augment=flip, info=info)
+                           batch_size=batch_size, augment=flip, info=info,
+                           preprocessing=prepare)
     train_idx, valid_idx = stratified_search_split(
         y_train.numpy(), seed=seed, train_size=train_size, valid_fraction=valid_fraction)
     return Task(layout.name, Subset(train, mixed_order(train_idx, seed, TRAIN_ORDER)),
                 Subset(train, mixed_order(valid_idx, seed, VALID_ORDER)),
                 in_mixed_order(test), shape, batch_size=batch_size, augment=flip,
                 info={"train": len(train_idx), "valid": len(valid_idx), "test": len(test),
-                      **info})
+                      **info}, preprocessing=prepare)
 
 
 @TASKS.register("cifar10")

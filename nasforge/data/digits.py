@@ -17,7 +17,8 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise DataError("the digits task needs scikit-learn: pip install scikit-learn") from None
+        raise DataError("the digits task needs scikit-learn: "
+                        "pip install 'nasforge[data]'") from None
     data = load_digits()
     images = (np.asarray(data.images, dtype=np.float32) / 16.0)[:, None]  # (n, 1, 8, 8)
     return images, np.asarray(data.target, dtype=np.int64)
@@ -34,4 +35,4 @@ def digits_task(seed: int = 0, train_size: int | None = None, valid_fraction: fl
     return held_out_task("digits", torch.from_numpy(images), labels, num_classes=10, seed=seed,
                          data_seed=data_seed, test_fraction=test_fraction,
                          valid_fraction=valid_fraction, train_size=train_size,
-                         batch_size=batch_size)
+                         batch_size=batch_size, raw_scale=1 / 16)

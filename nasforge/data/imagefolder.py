@@ -19,6 +19,7 @@ from nasforge.data.transforms import (
     subset_task,
 )
 from nasforge.errors import DataError
+from nasforge.preprocessing import Preprocessing
 from nasforge.registry import TASKS
 from nasforge.task import Shape, Task
 
@@ -144,10 +145,14 @@ def imagefolder_task(root: str, seed: int = 0, size: int = 32, train_size: int |
     check_positive("task.size", size)
     classes, train_files, test_files = _train_and_test(root, size, test_fraction, data_seed)
     train, test, mean, std = _datasets(train_files, test_files, cache, data_seed)
-    return subset_task(
+    task = subset_task(
         "imagefolder", train, test, shape=Shape((3, size, size), len(classes)), seed=seed,
         valid_fraction=valid_fraction, train_size=train_size, batch_size=batch_size,
         augment=crop_flip(size, mean, std) if augment else None,
-        info={"root": str(Path(root).expanduser()), "classes": classes,
+        info={"root": str(Path(root).expanduser()), "classes": classes, "derived": True,
               "mean": mean.tolist(), "std": std.tolist()},
+        preprocessing=Preprocessing.per_channel((3, size, size), mean.tolist(), std.tolist(),
+                                                scale=1 / 255, image_size=size,
+                                                classes=tuple(classes)),
     )
+    return task

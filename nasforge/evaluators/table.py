@@ -41,14 +41,30 @@ COLUMNS: dict[str, Columns] = {
 }
 
 
+TABLE_FILE = "nb201_compact.csv.gz"
+
+
+def cached_table() -> Path:
+    """The table's place in the user cache folder (``$NASFORGE_CACHE`` or ``~/.cache/nasforge``),
+    where a first NB201 command finds it without settings."""
+    root = os.environ.get("NASFORGE_CACHE") or Path.home() / ".cache" / "nasforge"
+    return Path(root).expanduser() / TABLE_FILE
+
+
 def default_table_path() -> Path:
+    """The table when ``evaluator.path`` is not set: ``$NASFORGE_NB201``, else the cache folder."""
     value = os.environ.get(ENV_VAR)
-    if not value:
-        raise DataError(
-            f"no NAS-Bench-201 table given: set evaluator.path or the {ENV_VAR} environment "
-            "variable to nb201_compact.csv.gz"
-        )
-    return Path(value)
+    if value:
+        return Path(value).expanduser()
+    cached = cached_table()
+    if cached.is_file():
+        return cached
+    raise DataError(
+        f"no NAS-Bench-201 table: set evaluator.path (--set evaluator.path=FILE), set "
+        f"{ENV_VAR}=FILE, or put {TABLE_FILE} in {cached.parent}; the table holds "
+        "NAS-Bench-201's measured accuracies, one row per architecture (Dong & Yang, ICLR "
+        "2020; docs/benchmarks/nb201.md says where it comes from)"
+    )
 
 
 class NB201Table:

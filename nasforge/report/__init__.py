@@ -10,10 +10,10 @@ if present, and writes:
 - ``plots/accuracy_vs_size.png``: signal vs parameters and/or FLOPs (same condition);
 - ``plots/best_cell.png``: the best architecture drawn by :func:`draw_cell`;
 - ``plots/supernet_training.png`` (one-shot runs): the supernet's training per epoch;
-- ``report.html``: config, summary (each cost and clock labelled), the best architecture with
+- ``report.html``: summary (each cost and clock labelled), the best architecture with
   where each of its numbers comes from, the command that retrains and exports it, the plots
-  embedded as data URIs (one self-contained file), the selection's diagnostics (one-shot) and
-  the top-20 trials (ask/tell).
+  embedded as data URIs (one self-contained file), the selection's diagnostics (one-shot) or
+  the top-20 trials (ask/tell), and last the config.
 
 A plot that cannot be drawn is logged and left out: a finished search never fails on its report.
 """
@@ -74,12 +74,15 @@ def write_report(run_dir: Path, space: SearchSpace, extra_plots: Sequence[Plot] 
     if info.one_shot:
         plots += history_plot(run_dir)
     plots += list(extra_plots)
-    sections = [config_section(run_dir), summary_section(summary, space, info, sim_clock(trials)),
+    # the result first (summary, best architecture, how to retrain it), the raw config last:
+    # a reader opens the report for the outcome, the config is there for reproduction
+    sections = [summary_section(summary, space, info, sim_clock(trials)),
                 retrain_section(run_dir, info), plots_section(plots, run_dir)]
     if info.one_shot:
         sections += diagnostics_sections(run_dir)
     else:
         sections.append(trials_section(trials, space))
+    sections.append(config_section(run_dir))
     path = run_dir / REPORT_NAME
     tmp = path.with_name(REPORT_NAME + ".tmp")  # whole or absent: it marks a complete run
     tmp.write_text(render_page(run_dir, sections), encoding="utf-8")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasforge.report.plots import new_figure, save_figure
+from nasforge.report.plots import integer_ticks, new_figure, save_figure
 
 
 def plot_controller(history: Sequence[dict[str, float]], path: Path) -> Path | None:
@@ -31,6 +31,8 @@ def plot_controller(history: Sequence[dict[str, float]], path: Path) -> Path | N
     right.set_xlabel("architectures told")
     right.set_ylabel("policy entropy per token (nats)")
     right.grid(True, alpha=0.3)
+    for ax in (left, right):  # counts of architectures: no 2.5th
+        integer_ticks(ax.xaxis)
     depth = [row["depth"] for row in rows]
     if depth and max(depth) > 0 and len(set(depth)) > 1:
         twin = right.twinx()

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 
 from nasforge.report.figure import Plot
-from nasforge.report.html import fmt_number
+from nasforge.report.html import arch_html, fmt_number
 from nasforge.report.oneshot import plot_history
 
 log = logging.getLogger(__name__)
@@ -148,5 +148,5 @@ def _cell(value: str | None) -> str:
     try:
         float(value)
     except ValueError:
-        return f'<td class="arch">{escape(value)}</td>'
+        return f'<td class="arch">{arch_html(value)}</td>'  # edges, ops, architectures
     return f'<td class="num">{_number(value)}</td>'

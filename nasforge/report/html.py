@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -34,8 +35,10 @@ pre { background: #f5f5f5; padding: .8em; overflow-x: auto; border-radius: 4px; 
 table { border-collapse: collapse; font-size: .9em; }
 th, td { border: 1px solid #ddd; padding: .3em .6em; text-align: left; vertical-align: top; }
 th { background: #eef2f6; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.arch { font-family: monospace; font-size: .85em; word-break: break-all; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.arch { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .85em; }
+p.arch { background: #f5f5f5; padding: .8em; border-radius: 4px; font-size: .95em; }
+.arch .tok { white-space: nowrap; }
 tr.failed td { color: #a33; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
@@ -65,6 +68,32 @@ def fmt_seconds(seconds: float | None) -> str:
         if abs(seconds) >= 2 * size:
             return f"{text} ({seconds / size:.1f} {unit})"
     return text
+
+
+# Where an architecture string may wrap: after a '+' (NB201's node boundary), after a '|'
+# that sits between two edges (`a~0|b~1`), and after white space (DARTS genotypes, JSON,
+# macro layers) unless after a JSON key's ': ' or inside an innermost (...) or [...], so that
+# a genotype's `('sep_conv_3x3', 0)` stays whole; never inside `nor_conv_3x3~0` or
+# `conv:3x3/36/s1<-0,1`.
+ARCH_BREAK = re.compile(r"(?<=\+)(?=\S)|(?<=[^|+\s]\|)(?=[^|+\s])"
+                        r"|(?<=[^:]\s)(?=\S)(?![^()\[\]{}]*[)\]])")
+
+
+def arch_tokens(text: str) -> list[str]:
+    """``text`` cut at its wrap points; the pieces join back to ``text``."""
+    return [t for t in ARCH_BREAK.split(text) if t]
+
+
+def arch_html(text: str) -> str:
+    """``text`` as HTML that wraps only at its wrap points: each token is an unbreakable
+    span (browsers would otherwise break inside one, e.g. after the '/' or '-' of a macro
+    layer), with a ``<wbr>`` or the original space between tokens."""
+    parts = []
+    for token in arch_tokens(text):
+        core = token.rstrip()
+        gap = " " if core != token else "<wbr>"
+        parts.append(f'<span class="tok">{escape(core)}</span>{gap}')
+    return "".join(parts).removesuffix("<wbr>").rstrip(" ")
 
 
 def config_section(run_dir: Path) -> str:
@@ -138,7 +167,7 @@ def best_section(best: Trial | None, space: SearchSpace, info: RunInfo | None = 
     body = "\n".join(f'<tr><th>{escape(k)}</th><td class="num">{escape(v)}</td>'
                      f'<td class="muted">{escape(src)}</td></tr>' for k, v, src in numbers)
     title = "Selected architecture" if info.one_shot else f"Best architecture (trial {best.id})"
-    return (f"<h2>{title}</h2>\n<pre>{escape(arch_text(space, best.arch))}</pre>\n"
+    return (f'<h2>{title}</h2>\n<p class="arch">{arch_html(arch_text(space, best.arch))}</p>\n'
             f"<table>\n<tr><th>number</th><th>value</th><th>where it comes from</th></tr>\n"
             f"{body}\n</table>")
 
@@ -218,7 +247,7 @@ def _trial_row(trial: Trial, space: SearchSpace, extra: Sequence[str],
     nums = [result.metrics.get(OBJECTIVE), *(result.metrics.get(m) for m in extra),
             *(getattr(result, s) for s in sizes)]
     cells = [f'<td class="num">{trial.id}</td>',
-             f'<td class="arch">{escape(arch_text(space, trial.arch))}</td>',
+             f'<td class="arch">{arch_html(arch_text(space, trial.arch))}</td>',
              *(f'<td class="num">{escape(fmt_number(v))}</td>' for v in nums),
              f'<td class="num">{escape(fmt_seconds(result.cost))}</td>',
              f"<td>{escape(_status_text(trial))}</td>"]

@@ -164,6 +164,11 @@ class FunctionSpace(SearchSpace):
     def decisions(self) -> tuple[Categorical, ...]:
         return self._decisions
 
+    @property
+    def build_function(self) -> Callable[[Architecture, Shape], nn.Module] | None:
+        """The user's ``build`` (a run stores it by reference: ``nasforge.space_ref``)."""
+        return self._build
+
     def build(self, arch: Architecture, shape: Shape) -> nn.Module:
         if self._build is None:
             raise NotImplementedError(f"space {self.name!r} was given no build function")

@@ -12,13 +12,13 @@ from typing import Any
 from nasforge.errors import ConfigError
 from nasforge.registry import GATED_SUPERNETS, SUPERNETS
 from nasforge.spaces.base import SearchSpace
-from nasforge.supernet import darts, gated_nb201, nb201, shufflenet
+from nasforge.supernet import darts, gated_multibranch, gated_nb201, nb201, shufflenet
 from nasforge.supernet.base import Supernet
 from nasforge.task import Shape
 
 __all__ = ["Supernet", "build_gated_supernet", "build_oneshot_supernet", "build_supernet",
-           "check_has_supernet", "darts", "gated_nb201", "has_gated_supernet", "has_supernet",
-           "nb201", "shufflenet"]
+           "check_has_supernet", "darts", "gated_multibranch", "gated_nb201",
+           "has_gated_supernet", "has_supernet", "nb201", "shufflenet"]
 
 
 def has_supernet(space: SearchSpace) -> bool:

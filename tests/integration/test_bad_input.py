@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -103,6 +104,10 @@ BAD_SEARCHES = [
     (["table.yaml", "--set", "evaluator.path=missing.csv.gz"], "not found"),
     (["table.yaml", "--set", "evaluator.dataset=mnist"], "evaluator.dataset"),
     (["table.yaml", "--set", "evaluator=null"], "needs an evaluator section"),
+    (["tiny.yaml", "--set", "task={name: npz, path: missing.npz}"], "no such file"),
+    (["tiny.yaml", "--set", "task={name: npz, path: wrongkeys.npz}"], "needs arrays x and y"),
+    (["tiny.yaml", "--set", "task={name: npz, path: nan.npz}"], "holds NaN"),
+    (["tiny.yaml", "--set", "task={name: imagefolder, root: nowhere}"], "not found"),
 ]
 BAD_OTHERS = [
     (["train", "missing.json"], "architecture file not found"),
@@ -128,6 +133,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                        "|conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|"})}
     for name, text in files.items():
         (path / name).write_text(text)
+    np.savez(path / "wrongkeys.npz", features=np.zeros((10, 3)))
+    np.savez(path / "nan.npz", x=np.full((10, 3), np.nan), y=np.arange(10) % 2)
     (path / "runs" / "lock_only").mkdir(parents=True)
     (path / "runs" / "lock_only" / ".lock").touch()
     result = invoke(path, ["search", "tiny.yaml", "--out", "runs/a"])
@@ -176,7 +183,12 @@ SPACE = {"name": "nb201", "C": 4, "N": 1}
 BAD_PYTHON = [
     (dict(space=123), "search(space=...) must be a name"),
     (dict(strategy=None), "search(strategy=...) must be"),
-    (dict(task=[1, 2]), "search(task=...) must be"),
+    (dict(task=3.5), "search(task=...) must be"),
+    (dict(task=[1, 2, 3]), "takes (X, y), (X, y, X_valid, y_valid)"),
+    (dict(task=(np.zeros((10, 3)), np.zeros(9))), "x has 10 samples but y has 9 labels"),
+    (dict(task=(np.zeros((10, 3)), np.arange(10) % 2 + 0.5)), "labels must be integers"),
+    (dict(task=(np.full((10, 3), np.nan), np.arange(10) % 2)), "holds NaN"),
+    (dict(task="no/such/folder"), "no such task, file or folder"),
     (dict(selection=3.5), "search(selection=...) must be"),
     (dict(seed="a"), "search(seed=...) must be an integer >= 0"),
     (dict(seed=-1), "search(seed=...) must be an integer >= 0"),
@@ -188,7 +200,7 @@ BAD_PYTHON = [
     (dict(seconds=-1), "search(seconds=...) must be a positive number"),
     (dict(run_dir=123), "search(run_dir=...) must be a path"),
     (dict(resume="yes"), "search(resume=...) must be True or False"),
-    (dict(progress=None), "search(progress=...) must be True or False"),
+    (dict(progress="yes"), "search(progress=...) must be True, False or None"),
     (dict(evaluator=5), "search(evaluator=...) must be"),
     (dict(device=3), "search(device=...) must be a device name"),
     (dict(device="cuda:99"), "device 'cuda:99' is not available"),

@@ -18,7 +18,7 @@ import torch
 from cli_helpers import nasforge, nasforge_pty
 
 from nasforge.architecture import Architecture
-from nasforge.commands.train import read_arch_json
+from nasforge.retrain import read_arch_json
 from nasforge.task import Shape
 
 TINY = """\
@@ -64,7 +64,8 @@ def test_train_retrains_the_best_architecture(finished_run: Path, workdir: Path)
     proc = nasforge("train", str(finished_run / "best.json"), "--epochs", "1",
                     "--out", "model", cwd=workdir)
     assert "test_acc" in proc.stdout
-    assert (workdir / "model" / "model.pt").is_file() and (workdir / "model" / "model.ts").is_file()
+    for name in ("model.pt", "model.ts", "retrain.json"):  # it says every file it wrote
+        assert f"wrote model/{name}" in proc.stdout and (workdir / "model" / name).is_file()
     record = json.loads((workdir / "model" / "retrain.json").read_text())
     assert record["epochs"] == 1 and 0 <= record["test_acc"] <= 100
     saved = torch.load(workdir / "model" / "model.pt", weights_only=False)

@@ -74,7 +74,8 @@ def test_train_in_a_terminal_shows_epochs(workdir: Path, oneshot_output: str):
                                   cwd=workdir)
     assert_clean(status, output)
     assert re.search(r"train: 100%.*2/2.*epoch 2: loss [\d.]+ valid_acc", output), output
-    assert "model saved to model/model.pt" in output
+    for name in ("model.pt", "model.ts", "retrain.json"):  # every file it wrote
+        assert f"wrote model/{name}" in output
 
 
 def test_runs_list_and_show_in_a_terminal(workdir: Path, oneshot_output: str):

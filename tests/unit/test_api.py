@@ -1,5 +1,6 @@
 """The Python API: a user's own space and a plain function work with every strategy."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -105,3 +106,40 @@ def test_one_shot_search_through_the_api_and_resume(tmp_path, monkeypatch):
                               resume=True, **kwargs)
     assert calls == [0, 1, 1]  # the first epoch was not trained again
     assert resumed.best.arch == result.best.arch
+
+
+def test_your_own_arrays_are_a_task(tmp_path, capsys) -> None:
+    """``task=(X, y)``: the shape, classes and splits come from the arrays, and a search on
+    them trains real candidates (a spread of accuracies, not a constant)."""
+    rng = np.random.default_rng(0)
+    y = np.arange(200) % 4
+    x = rng.normal(size=(200, 10)) + 3 * np.eye(4, 10)[y]
+    result = nasforge.search(mlp_space(), {"name": "train", "epochs": 2}, "random",
+                             task=(x, y), trials=3, run_dir=tmp_path / "run")
+    assert "input (1, 10), 4 classes" in capsys.readouterr().err
+    assert result.best.result.metrics["valid_acc"] > 40  # chance is 25
+
+
+def test_progress_logs_by_default_where_logging_is_not_set_up(monkeypatch, capsys) -> None:
+    import logging
+
+    from nasforge.progress import Progress, progress_logging
+
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False, raising=False)
+    with progress_logging(None), Progress("search", 2, progress=None) as bar:
+        bar.advance(2)
+    assert "search: 2/2" in capsys.readouterr().err
+    with progress_logging(False), Progress("search", 2, progress=False) as bar:
+        bar.advance(2)
+    assert capsys.readouterr().err == ""
+
+
+def test_registries_are_filled_when_first_seen() -> None:
+    import subprocess
+    import sys
+
+    code = "import nasforge; print(len(nasforge.TASKS.names()), len(nasforge.SPACES.names()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert all(int(n) >= 5 for n in out), out

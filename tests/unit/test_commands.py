@@ -8,8 +8,8 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from nasforge import retrain as retrain_module
 from nasforge.cli import main
-from nasforge.commands import train as train_command
 from nasforge.commands.interrupts import Terminated, interrupts_end_the_run
 from nasforge.components import resolve_device
 from nasforge.errors import ConfigError, TrialFailed
@@ -62,7 +62,7 @@ def test_a_diverging_retraining_is_one_line(tmp_path, monkeypatch):
     def diverges(*args, **kwargs):
         raise TrialFailed("non-finite training loss (nan) at step 3")
 
-    monkeypatch.setattr(train_command, "fit", diverges)
+    monkeypatch.setattr(retrain_module, "fit", diverges)
     result = CliRunner().invoke(main, ["train", str(tmp_path / "best.json"), "--no-progress"])
     assert result.exit_code == 2, result.output
     assert result.stderr.strip().splitlines() == [

@@ -83,3 +83,44 @@ def test_the_graph_sees_function_level_and_relative_imports() -> None:
 def test_nasforge_has_no_import_cycle() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+# DESIGN.md's layers, top to bottom (top-level modules and packages of nasforge): a module
+# imports its own layer and the ones below, never one above. Every module must be placed.
+LAYERS: list[set[str]] = [
+    {"__main__", "entry", "cli", "commands", "api", "nasforge"},  # the two doors
+    {"plan", "retrain", "model_io", "onnx_export"},  # one search, one retraining
+    {"components", "run", "oneshot", "run_dir", "run_lock", "supernet_reuse"},  # run spine
+    {"strategies", "selection"},
+    {"evaluators", "executors", "ray_executor", "simulate", "trainer", "training",
+     "constraints"},
+    {"supernet"},
+    {"spaces", "data", "report", "space_ref"},
+    {"architecture", "registry", "config", "errors", "nn", "task", "preprocessing",
+     "progress", "runtime", "threads", "store", "interrupts", "distributed", "batches"},
+]
+# Vocabulary that lives beside its family but sits on the ground floor (Result, Evaluator).
+GROUND = {"nasforge.evaluators.base"}
+
+
+def layer_of(module: str) -> int:
+    if module in GROUND:
+        return len(LAYERS) - 1
+    top = module.split(".")[1] if "." in module else module
+    for rank, layer in enumerate(LAYERS):
+        if top in layer:
+            return rank
+    raise AssertionError(f"{module} is in no layer: place it in LAYERS (DESIGN.md)")
+
+
+def test_imports_point_down_the_layers() -> None:
+    """No upward import anywhere, function-level ones included: e.g. no space imports a
+    supernet (a supernet module registers itself for its space instead)."""
+    upward = [f"{a} -> {b}" for a, targets in import_graph().items() for b in sorted(targets)
+              if layer_of(b) < layer_of(a)]
+    assert not upward, upward
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    assert layer_of("nasforge.spaces.nb201") > layer_of("nasforge.supernet.nb201")
+    assert layer_of("nasforge.evaluators.base") > layer_of("nasforge.data.arrays")

@@ -38,12 +38,18 @@ def test_200_epoch_fidelity_on_other_datasets(nb201_table, dataset, valid, test,
     assert result.cost == pytest.approx(float(row[cost]))
 
 
-def test_path_from_environment(monkeypatch, nb201_table):
+def test_path_from_environment_then_the_cache_folder(monkeypatch, nb201_table, tmp_path):
+    """The documented search order: NASFORGE_NB201, then the user cache folder; the error
+    names every place to put the file."""
+    monkeypatch.setenv("NASFORGE_CACHE", str(tmp_path))
     monkeypatch.setenv("NASFORGE_NB201", str(nb201_table.path))
     assert len(NB201Table().rows) == 15625
     monkeypatch.delenv("NASFORGE_NB201")
-    with pytest.raises(DataError, match="NASFORGE_NB201"):
+    with pytest.raises(DataError, match="NASFORGE_NB201") as error:
         NB201Table()
+    assert "evaluator.path" in str(error.value) and str(tmp_path) in str(error.value)
+    (tmp_path / "nb201_compact.csv.gz").symlink_to(nb201_table.path)
+    assert NB201Table().path == tmp_path / "nb201_compact.csv.gz"
 
 
 def test_missing_and_corrupt_tables(tmp_path):
