@@ -23,7 +23,7 @@ from pathlib import Path
 
 from common import REPO
 
-from nasforge.supernet_reuse import TRAINED
+from nasforge.run.supernet_reuse import TRAINED
 
 STATE = REPO / "benchmarks" / "state"
 SKIPPED_SUFFIXES = (".sqlite-wal", ".sqlite-shm", ".tmp", ".lock")

@@ -38,10 +38,10 @@ import numpy as np
 from common import REPO, display_path, mean_std, new_figure, save_figure, stopwatch
 from skeleton import finish, parser, start
 
-from nasforge import oneshot
 from nasforge.architecture import Architecture
-from nasforge.components import Components, build_components
 from nasforge.config import load_config
+from nasforge.run import oneshot
+from nasforge.run.components import Components, build_components
 from nasforge.selection.argmax import ArgmaxSelection
 from nasforge.selection.base import SelectionContext
 from nasforge.selection.perturbation import PerturbationSelection

@@ -48,7 +48,7 @@ from dartspt_nb201 import pt_op_choices
 from skeleton import finish, parser, start
 
 from nasforge.config import load_config
-from nasforge.store import TrialStore
+from nasforge.run.store import TrialStore
 
 log = logging.getLogger("benchmarks.dartspt_s2")
 

@@ -46,9 +46,9 @@ from common import REPO, RESULTS, nb201_table_path, setup_logging, write_json
 from stepping import Trainer, interleaved
 from torch import nn
 
-from nasforge.components import build_components
 from nasforge.config import load_config
-from nasforge.oneshot import train_supernet
+from nasforge.run.components import build_components
+from nasforge.run.oneshot import train_supernet
 from nasforge.runtime import Runtime
 from nasforge.supernet.darts import DartsSupernet
 from nasforge.supernet.nb201 import NB201Supernet

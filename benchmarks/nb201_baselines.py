@@ -38,9 +38,9 @@ from tqdm.auto import tqdm
 
 from nasforge.config import Budget
 from nasforge.evaluators.table import COLUMNS, NB201Table, TableEvaluator
-from nasforge.run import run_search
+from nasforge.run.loop import run_search
+from nasforge.run.store import Trial, best_trial
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import Trial, best_trial
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.strategies.controller import RLController
 from nasforge.strategies.evolution import RegularizedEvolution

@@ -58,11 +58,11 @@ from cli_runs import Clock
 from common import REPO, RESULTS, mean_std, new_figure, save_figure
 from skeleton import finish, parser, start
 
-from nasforge.components import build, resolve_device
 from nasforge.config import load_config
 from nasforge.evaluators.table import NB201Table
+from nasforge.run.components import build, resolve_device
+from nasforge.run.store import TrialStore
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import TrialStore
 from nasforge.task import Shape
 
 RUNS = REPO / "runs" / "oneshot_cifar10"

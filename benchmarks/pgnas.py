@@ -29,10 +29,10 @@ import numpy as np
 from common import REPO, display_path, mean_std, new_figure, save_figure, stopwatch
 from skeleton import finish, parser, start
 
-from nasforge.components import Components, build_components
 from nasforge.config import load_config
 from nasforge.evaluators.table import NB201Table
-from nasforge.oneshot import train_supernet
+from nasforge.run.components import Components, build_components
+from nasforge.run.oneshot import train_supernet
 from nasforge.selection.base import SelectionContext
 from nasforge.selection.posterior import PosteriorSampling, candidate_curve
 from nasforge.supernet.base import Supernet

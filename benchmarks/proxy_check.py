@@ -42,12 +42,12 @@ from scipy.stats import kendalltau, spearmanr
 from skeleton import finish, parser, require, start
 from tqdm.auto import tqdm
 
-from nasforge.components import build, resolve_device
 from nasforge.config import RunConfig, load_config
 from nasforge.evaluators.base import OBJECTIVE, Evaluator
 from nasforge.evaluators.table import NB201Table
+from nasforge.run.components import build, resolve_device
+from nasforge.run.store import TrialStore
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import TrialStore
 
 log = logging.getLogger("benchmarks.proxy_check")
 

@@ -32,8 +32,8 @@ from common import REPO
 from proxy_check import REFERENCE_CELLS
 from skeleton import finish, parser, start
 
-from nasforge.components import build
 from nasforge.config import load_config
+from nasforge.run.components import build
 from nasforge.runtime import Runtime
 from nasforge.training import (
     EVAL_BATCH,

@@ -47,8 +47,8 @@ from skeleton import finish, parser, require, start
 import nasforge
 from nasforge.config import load_config
 from nasforge.evaluators.table import NB201Table
+from nasforge.run.store import TrialStore
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import TrialStore
 
 CONFIG = REPO / "configs" / "proxy_cifar10.yaml"
 RUN_DIR = REPO / "runs" / "proxy_table_cifar10"

@@ -38,13 +38,13 @@ from common import REPO, display_path
 from skeleton import finish, parser, require, start
 from torch.utils.data import Subset
 
-from nasforge.components import build_components
 from nasforge.config import load_config
+from nasforge.run.components import build_components
+from nasforge.run.supernet_reuse import TRAINED
 from nasforge.selection.base import SelectionContext
 from nasforge.selection.perturbation import MEASUREMENT_SEED, PerturbationSelection
 from nasforge.strategies.darts import DartsSearch
 from nasforge.supernet.checkpoint import load_supernet, read_checkpoint
-from nasforge.supernet_reuse import TRAINED
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -38,10 +38,10 @@ from common import REPO, RESULTS, mean_std, new_figure, save_figure
 from skeleton import finish, parser, start
 
 import nasforge
-from nasforge.components import build
 from nasforge.config import RunConfig, load_config
+from nasforge.run.components import build
+from nasforge.run.store import TrialStore
 from nasforge.spaces.macro import MacroSpace
-from nasforge.store import TrialStore
 
 STRATEGIES = ("controller", "random")
 SIGNAL = "valid_acc"

@@ -21,11 +21,11 @@ from common import REPO, new_figure, save_figure, stopwatch
 from skeleton import finish, parser, start
 
 from nasforge.architecture import Architecture
-from nasforge.components import build_components
 from nasforge.config import load_config
 from nasforge.evaluators.lm import LanguageModelEvaluator, LMSettings
-from nasforge.executors import ProcessExecutor
-from nasforge.run import run_search
+from nasforge.run.components import build_components
+from nasforge.run.executors import ProcessExecutor
+from nasforge.run.loop import run_search
 from nasforge.training import seeded
 
 CONFIG = REPO / "configs" / "rl_rnn_cell.yaml"

@@ -28,10 +28,10 @@ import torch
 from common import REPO, new_figure, save_figure, stopwatch
 from skeleton import finish, parser, start
 
-from nasforge.components import build_components
 from nasforge.config import load_config
-from nasforge.executors import Executor, LocalExecutor, ProcessExecutor
-from nasforge.run import run_search
+from nasforge.run.components import build_components
+from nasforge.run.executors import Executor, LocalExecutor, ProcessExecutor
+from nasforge.run.loop import run_search
 
 log = logging.getLogger("benchmarks.scaleout")
 PROXY = REPO / "configs" / "proxy_task.yaml"
@@ -58,7 +58,7 @@ def search_seconds(executor: Executor, trials: int, epochs: int) -> dict[str, An
 
 
 def candidate_parallelism(args: argparse.Namespace) -> dict[str, Any]:
-    from nasforge.ray_executor import RayExecutor
+    from nasforge.run.ray_executor import RayExecutor
 
     torch.set_num_threads(1)  # one thread per trial everywhere: the comparison is workers
     serial = search_seconds(LocalExecutor(), args.trials, args.epochs)

@@ -30,8 +30,8 @@ from common import REPO, RESULTS, display_path, new_figure, save_figure, stopwat
 from scipy.stats import kendalltau, pearsonr
 from skeleton import finish, parser, start
 
-from nasforge.components import build_components
 from nasforge.config import load_config
+from nasforge.run.components import build_components
 from nasforge.spaces.shufflenet_latency import measure_latency_table, time_ms
 
 log = logging.getLogger("benchmarks.shufflenet_latency")

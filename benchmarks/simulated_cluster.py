@@ -27,7 +27,7 @@ from skeleton import finish, parser, start
 
 from nasforge.config import Budget
 from nasforge.evaluators.table import NB201Table, TableEvaluator
-from nasforge.run import run_search
+from nasforge.run.loop import run_search
 from nasforge.simulate import SimulatedExecutor
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.base import AskTellStrategy

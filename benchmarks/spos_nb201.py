@@ -32,11 +32,11 @@ from scipy.stats import kendalltau
 from skeleton import finish, parser, start
 
 import nasforge
-from nasforge.components import build_components
 from nasforge.config import load_config
 from nasforge.evaluators.supernet import SupernetEvaluator
 from nasforge.evaluators.table import NB201Table
-from nasforge.oneshot import train_supernet
+from nasforge.run.components import build_components
+from nasforge.run.oneshot import train_supernet
 from nasforge.supernet.base import Supernet
 
 log = logging.getLogger("benchmarks.spos_nb201")

@@ -46,13 +46,13 @@ from scipy.stats import kendalltau, rankdata
 from skeleton import finish, parser, require, start
 from tqdm.auto import tqdm
 
-from nasforge.components import build_components
 from nasforge.config import load_config
 from nasforge.evaluators.supernet import SupernetEvaluator
 from nasforge.evaluators.table import NB201Table
+from nasforge.run.components import build_components
+from nasforge.run.supernet_reuse import TRAINED
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.supernet.checkpoint import load_supernet
-from nasforge.supernet_reuse import TRAINED
 
 PROXY_TABLE = RESULTS / "proxy_table_cifar10.csv"
 

@@ -30,13 +30,13 @@ from common import REPO, display_path, mean_std, new_figure, save_figure, stopwa
 from skeleton import finish, parser, start
 
 from nasforge.architecture import Architecture
-from nasforge.components import build_components
 from nasforge.config import Budget, load_config
 from nasforge.evaluators.supernet import SupernetEvaluator
 from nasforge.evaluators.train import TrainEvaluator
-from nasforge.oneshot import train_supernet
 from nasforge.registry import STRATEGIES
-from nasforge.run import run_search
+from nasforge.run.components import build_components
+from nasforge.run.loop import run_search
+from nasforge.run.oneshot import train_supernet
 from nasforge.supernet.base import Supernet
 
 log = logging.getLogger("benchmarks.spos_shufflenet")

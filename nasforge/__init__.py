@@ -31,8 +31,8 @@ _HOMES = {
     "STRATEGIES": "nasforge.registry",
     "TASKS": "nasforge.registry",
     "Registry": "nasforge.registry",
-    "SearchResult": "nasforge.run_dir",
-    "run_search": "nasforge.run",
+    "SearchResult": "nasforge.run.directory",
+    "run_search": "nasforge.run.loop",
     "FunctionSpace": "nasforge.spaces",
     "SearchSpace": "nasforge.spaces",
     "NB201Space": "nasforge.spaces.nb201",
@@ -43,10 +43,10 @@ _HOMES = {
     "Task": "nasforge.task",
     "task_from": "nasforge.data.arrays",
     "Preprocessing": "nasforge.preprocessing",
-    "train": "nasforge.retrain",
-    "Predictor": "nasforge.model_io",
-    "load": "nasforge.model_io",
-    "export": "nasforge.model_io",
+    "train": "nasforge.model.retrain",
+    "Predictor": "nasforge.model.io",
+    "load": "nasforge.model.io",
+    "export": "nasforge.model.io",
 }
 
 __all__ = [
@@ -90,12 +90,12 @@ if TYPE_CHECKING:
     from nasforge.data.arrays import task_from
     from nasforge.errors import NasforgeError
     from nasforge.evaluators import Evaluator, FunctionEvaluator, Result
-    from nasforge.model_io import Predictor, export, load
+    from nasforge.model.io import Predictor, export, load
+    from nasforge.model.retrain import train
     from nasforge.preprocessing import Preprocessing
     from nasforge.registry import EVALUATORS, SPACES, STRATEGIES, TASKS, Registry
-    from nasforge.retrain import train
-    from nasforge.run import run_search
-    from nasforge.run_dir import SearchResult
+    from nasforge.run.directory import SearchResult
+    from nasforge.run.loop import run_search
     from nasforge.spaces import FunctionSpace, SearchSpace
     from nasforge.spaces.nb201 import NB201Space
     from nasforge.strategies import AskTellStrategy
@@ -111,7 +111,7 @@ def __getattr__(name: str) -> Any:
     if name not in _HOMES:
         raise AttributeError(f"module 'nasforge' has no attribute {name!r}")
     if name in _REGISTRIES:  # filled before they are first seen, not when a search runs
-        importlib.import_module("nasforge.components").registries()
+        importlib.import_module("nasforge.run.components").registries()
     value = getattr(importlib.import_module(_HOMES[name]), name)
     globals()[name] = value  # imported once
     return value

@@ -17,7 +17,13 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from nasforge.components import (
+from nasforge.config import Budget, Component, RunConfig, check_options, config_from_dict
+from nasforge.data.arrays import describe, task_argument
+from nasforge.errors import ConfigError
+from nasforge.evaluators.base import Evaluator
+from nasforge.evaluators.function import FunctionEvaluator
+from nasforge.progress import progress_logging
+from nasforge.run.components import (
     build,
     build_selection,
     check_config,
@@ -26,15 +32,9 @@ from nasforge.components import (
     registries,
     resolve_runtime,
 )
-from nasforge.config import Budget, Component, RunConfig, check_options, config_from_dict
-from nasforge.data.arrays import describe, task_argument
-from nasforge.errors import ConfigError
-from nasforge.evaluators.base import Evaluator
-from nasforge.evaluators.function import FunctionEvaluator
-from nasforge.executors import Executor, ProcessExecutor
-from nasforge.plan import Plan, execute, execute_distributed
-from nasforge.progress import progress_logging
-from nasforge.run_dir import PYTHON, SearchResult
+from nasforge.run.directory import PYTHON, SearchResult
+from nasforge.run.executors import Executor, ProcessExecutor
+from nasforge.run.plan import Plan, execute, execute_distributed
 from nasforge.runtime import Runtime
 from nasforge.selection.base import Selection
 from nasforge.spaces.base import SearchSpace
@@ -87,7 +87,7 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
     on GPUs); every component must then be given by name and ``run_dir`` set, since each
     process builds its own from the run's config.
 
-    This is the CLI's search: both build a ``nasforge.plan.Plan``, check it in one place and
+    This is the CLI's search: both build a ``nasforge.run.plan.Plan``, check it in one place and
     ``execute`` it.
 
     Shared cores: torch's OpenMP spin-waits by default, which on cores another process is

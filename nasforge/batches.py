@@ -141,7 +141,7 @@ def _plan(n: int, batch_size: int, order: Order) -> list[torch.Tensor]:
     else:
         perm = torch.arange(n)
     chunks = list(perm.split(order.batch_size or batch_size))
-    if order.world > 1:  # nasforge.distributed.DistContext.shard
+    if order.world > 1:  # nasforge.run.distributed.DistContext.shard
         rounds = len(chunks) // order.world
         chunks = [chunks[r * order.world + order.rank] for r in range(rounds)]
     return chunks[:order.max_batches] if order.max_batches is not None else chunks
@@ -178,7 +178,7 @@ def _loaded(task: Task, split: Split, device: torch.device, dtype: torch.dtype, 
 def _shard(loader: Iterator[Batch] | torch.utils.data.DataLoader, rank: int, world: int
            ) -> Iterator[Batch]:
     """Every ``world``-th batch from ``rank``; the last incomplete round dropped, so every
-    rank takes as many steps (``nasforge.distributed.DistContext.shard``)."""
+    rank takes as many steps (``nasforge.run.distributed.DistContext.shard``)."""
     round_: list[Batch] = []
     for batch in loader:
         round_.append(batch)

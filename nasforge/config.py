@@ -165,7 +165,7 @@ def _deep_copy(raw: Any) -> Any:
 def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
     """The strict shape of a config (keys, types, budget). Component names and options are
     checked against their factories where components are built
-    (``nasforge.components.check_config``): parsing imports no component."""
+    (``nasforge.run.components.check_config``): parsing imports no component."""
     known = {f.name for f in dataclasses.fields(RunConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:

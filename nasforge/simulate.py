@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Result
-from nasforge.executors import Executor, evaluate_safely
 from nasforge.registry import EXECUTORS
-from nasforge.store import Trial
+from nasforge.run.executors import Executor, evaluate_safely
+from nasforge.run.store import Trial
 
 
 @EXECUTORS.register("simulated")

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from nasforge.batches import Batch, Order, batches
-from nasforge.distributed import SINGLE, DistContext
 from nasforge.errors import TrialFailed
+from nasforge.run.distributed import SINGLE, DistContext
 from nasforge.runtime import Runtime
 from nasforge.supernet.base import Supernet
 from nasforge.task import Split, Task

@@ -95,7 +95,7 @@ SECTIONS = {"space": "Spaces", "task": "Tasks", "evaluator": "Evaluators",
 def _components() -> str:
     """Every registered component (what a config names), with its factory's signature and
     docstring: read from the registries when the site is built."""
-    from nasforge.components import registries
+    from nasforge.run.components import registries
 
     out = []
     for section, registry in registries().items():

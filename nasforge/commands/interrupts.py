@@ -13,7 +13,7 @@ import click
 
 from nasforge import interrupts
 from nasforge.errors import Terminated
-from nasforge.store import STORE_NAME
+from nasforge.run.store import STORE_NAME
 
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
 

@@ -13,9 +13,9 @@ from nasforge.config import read_yaml
 from nasforge.errors import RunDirError
 from nasforge.report.data import load_run_info, sim_clock
 from nasforge.report.sources import metrics_text, outcome_text, signal_name
-from nasforge.run_dir import CONFIG_NAME
-from nasforge.run_lock import holder
-from nasforge.store import STORE_NAME, TrialStore, best_trial
+from nasforge.run.directory import CONFIG_NAME
+from nasforge.run.lock import holder
+from nasforge.run.store import STORE_NAME, TrialStore, best_trial
 
 
 def live_status(run_dir: Path, stored: str) -> str:

@@ -10,13 +10,11 @@ from pathlib import Path
 import click
 
 from nasforge.commands.interrupts import interrupts_end_the_run
-from nasforge.components import build, check_config, resolve_device
 from nasforge.config import RunConfig, load_config
 from nasforge.data.arrays import describe
-from nasforge.distributed import DistContext, free_port, from_environment, set_environment
 from nasforge.errors import ConfigError
-from nasforge.plan import execute, plan_from_config, replica_threads
-from nasforge.run_dir import (
+from nasforge.run.components import build, check_config, resolve_device
+from nasforge.run.directory import (
     CONFIG_NAME,
     SearchResult,
     check_run_dir,
@@ -25,6 +23,8 @@ from nasforge.run_dir import (
     stored_result,
     stored_status,
 )
+from nasforge.run.distributed import DistContext, free_port, from_environment, set_environment
+from nasforge.run.plan import execute, plan_from_config, replica_threads
 from nasforge.threads import child_environment
 
 

@@ -1,4 +1,4 @@
-"""``nasforge train``: the command-line door to ``nasforge.train`` (``nasforge.retrain``)."""
+"""``nasforge train``: the command-line door to ``nasforge.train`` (``nasforge.model.retrain``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nasforge.errors import ConfigError
-from nasforge.retrain import train
+from nasforge.model.retrain import train
 
 
 def retrain(arch_json: Path, config_path: Path | None, overrides: Sequence[str],

@@ -48,8 +48,8 @@ from nasforge.report.html import (
     trials_section,
 )
 from nasforge.report.plots import plot_progress, plot_size
+from nasforge.run.store import Trial
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import Trial
 
 __all__ = ["Plot", "draw_cell", "register_cell_drawer", "write_report", "PLOTS_DIR",
            "REPORT_NAME"]

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from nasforge.architecture import Architecture
+from nasforge.run.store import STORE_NAME, Trial, TrialStore, best_trial
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import STORE_NAME, Trial, TrialStore, best_trial
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from nasforge.report.data import (
 )
 from nasforge.report.figure import Plot
 from nasforge.report.sources import metric_source, shown_metrics, signal_name, size_source
+from nasforge.run.store import Trial
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import Trial
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;

@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from nasforge.evaluators.base import OBJECTIVE
 from nasforge.report.data import TEST_METRIC, Progress, signal_of
-from nasforge.store import Trial
+from nasforge.run.store import Trial
 
 DPI = 100
 SIGNAL_LABEL = f"{OBJECTIVE} (search signal)"

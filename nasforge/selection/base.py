@@ -22,14 +22,14 @@ from nasforge.task import Task
 
 if TYPE_CHECKING:
     from nasforge.report.figure import Plot
-    from nasforge.store import Trial
+    from nasforge.run.store import Trial
     from nasforge.strategies.base import AskTellStrategy
 
 
 class InnerSearch(Protocol):
     """The ability to run an ask/tell search inside a selection (e.g. SPOS's evolution on
     the trained supernet). Given to a selection by whoever builds it
-    (``nasforge.components``), so that selections never import the run loop."""
+    (``nasforge.run.components``), so that selections never import the run loop."""
 
     def check_strategy(self, comp: Component, where: str) -> None:
         """Raise a ConfigError unless ``comp`` names an ask/tell strategy with valid options."""

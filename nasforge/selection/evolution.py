@@ -10,9 +10,9 @@ from nasforge.config import Budget, Component
 from nasforge.errors import ConfigError
 from nasforge.evaluators.supernet import SupernetEvaluator
 from nasforge.registry import SELECTIONS
+from nasforge.run.store import best_trial
 from nasforge.selection.base import InnerSearch, Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import best_trial
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.task import Task
 
@@ -43,7 +43,7 @@ class EvolutionSelection(Selection):
         self.strategy = Component(str(options.pop("name", "spos_evolution")), options)
         if inner_search is None:
             raise ConfigError("the evolution selection runs a search: build it through "
-                              "nasforge.components (which gives it one)")
+                              "nasforge.run.components (which gives it one)")
         self.inner_search = inner_search
         inner_search.check_strategy(self.strategy, "selection.strategy")
         self.recalibration_batches, self.valid_batches = recalibration_batches, valid_batches

@@ -166,7 +166,7 @@ class FunctionSpace(SearchSpace):
 
     @property
     def build_function(self) -> Callable[[Architecture, Shape], nn.Module] | None:
-        """The user's ``build`` (a run stores it by reference: ``nasforge.space_ref``)."""
+        """The user's ``build`` (a run stores it by reference: ``nasforge.spaces.reference``)."""
         return self._build
 
     def build(self, arch: Architecture, shape: Shape) -> nn.Module:

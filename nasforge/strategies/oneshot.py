@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from nasforge.batches import Batch
-from nasforge.distributed import SINGLE, DistContext
+from nasforge.run.distributed import SINGLE, DistContext
 from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
 from nasforge.supernet import build_oneshot_supernet, check_has_supernet
@@ -40,7 +40,7 @@ class OneShotStrategy(ABC):
         self.supernet: Supernet | None = None
         self.task: Task | None = None
         self.runtime = Runtime()
-        self.dist: DistContext = SINGLE  # data-parallel group (nasforge.distributed)
+        self.dist: DistContext = SINGLE  # data-parallel group (nasforge.run.distributed)
         self.generator = torch.Generator().manual_seed(seed)  # training augmentation
         self._trainer: SupernetTrainer | None = None
 

@@ -10,9 +10,9 @@ from torch import nn
 
 from nasforge.architecture import Architecture
 from nasforge.batches import Batch
-from nasforge.distributed import DistContext
 from nasforge.errors import ConfigError
 from nasforge.registry import STRATEGIES
+from nasforge.run.distributed import DistContext
 from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.oneshot import OneShotStrategy
@@ -40,7 +40,7 @@ class SinglePathTraining(OneShotStrategy):
     smoothing 0.1. Architecture selection is a separate step (``selection: evolution``).
     Note: ``max_batches`` caps the steps per epoch for small runs; the op-strength "heatmap"
     of a SPOS run is the fraction of steps each op was sampled (uniform up to noise).
-    Data-parallel (nasforge.distributed): ``path_per_rank="shared"`` samples the same path on
+    Data-parallel (nasforge.run.distributed): ``path_per_rank="shared"`` samples the same path on
     every rank (same seed), "independent" a different one per rank: an op sampled on some
     ranks is updated with the average over all (zero from the others), one sampled on none
     is left alone.

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from nasforge import saved_state
 from nasforge.errors import ConfigError, RunDirError
 from nasforge.runtime import Runtime
 from nasforge.spaces.base import SearchSpace
@@ -41,7 +42,7 @@ def read_checkpoint(file: Path) -> dict[str, Any]:
     if not file.is_file():
         raise RunDirError(f"no one-shot checkpoint at {file}")
     try:
-        return torch.load(file, weights_only=False, map_location="cpu")  # type: ignore[no-any-return]
+        return saved_state.load(file)  # type: ignore[no-any-return]
     except Exception as exc:  # noqa: BLE001  (any unreadable file)
         raise RunDirError(f"{file}: unreadable checkpoint ({exc})") from None
 

@@ -13,11 +13,11 @@ import nasforge.selection  # noqa: F401
 import nasforge.spaces  # noqa: F401
 import nasforge.strategies  # noqa: F401
 import nasforge.supernet  # noqa: F401  (registers the supernets)
-from nasforge.components import build, build_selection
 from nasforge.config import Component
 from nasforge.data.base import tensor_task
 from nasforge.errors import ConfigError
 from nasforge.registry import SELECTIONS, SPACES, STRATEGIES, SUPERNETS
+from nasforge.run.components import build, build_selection
 from nasforge.selection.base import SelectionContext
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.training import seeded

@@ -24,9 +24,9 @@ from test_oneshot_contract import (  # noqa: I001  (a sibling test module)
 
 import nasforge.selection  # noqa: F401
 import nasforge.supernet  # noqa: F401  (registers the supernets)
-from nasforge.components import build_selection
 from nasforge.config import Component
 from nasforge.registry import SPACES, STRATEGIES
+from nasforge.run.components import build_selection
 from nasforge.runtime import Runtime
 from nasforge.selection.base import SelectionContext
 from nasforge.training import seeded, split_batches

@@ -18,7 +18,7 @@ import torch
 from cli_helpers import nasforge, nasforge_pty
 
 from nasforge.architecture import Architecture
-from nasforge.retrain import read_arch_json
+from nasforge.model.retrain import read_arch_json
 from nasforge.task import Shape
 
 TINY = """\

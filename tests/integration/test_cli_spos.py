@@ -10,7 +10,7 @@ import pytest
 import torch
 from cli_helpers import kill_when, nasforge, one_line_error
 
-from nasforge.store import Trial, TrialStore
+from nasforge.run.store import Trial, TrialStore
 
 # One-shot searches train at least one epoch: one step of it, enough for these tests.
 ONE_STEP = ("--set", "strategy.epochs=1", "--set", "strategy.max_batches=1")

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from nasforge.components import check_config
 from nasforge.config import load_config
+from nasforge.run.components import check_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 

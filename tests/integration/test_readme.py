@@ -99,9 +99,9 @@ def test_cli_examples_parse(page, monkeypatch):
     import click
 
     from nasforge.cli import main
-    from nasforge.components import check_config
     from nasforge.config import load_config
     from nasforge.errors import NasforgeError
+    from nasforge.run.components import check_config
 
     monkeypatch.chdir(ROOT)  # configs are given relative to the repository
     for line, argv in cli_lines(page):
@@ -153,8 +153,8 @@ def test_constraint_examples_are_feasible_and_bind(monkeypatch):
     limit nothing meets stops the search; one everything meets does nothing)."""
     import numpy as np
 
-    from nasforge.components import build_components
     from nasforge.config import load_config
+    from nasforge.run.components import build_components
 
     monkeypatch.chdir(ROOT)  # latency tables are given relative to the repository
     examples = constraint_examples()

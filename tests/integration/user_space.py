@@ -1,5 +1,5 @@
 """A user's search space in its own importable module, as a user would write one: runs store
-it by reference (``nasforge.space_ref``), so ``nasforge train`` rebuilds it in another
+it by reference (``nasforge.spaces.reference``), so ``nasforge train`` rebuilds it in another
 process (the CLI tests put this folder on PYTHONPATH)."""
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from nasforge import retrain as retrain_module
 from nasforge.cli import main
 from nasforge.commands.interrupts import Terminated, interrupts_end_the_run
-from nasforge.components import resolve_device
 from nasforge.errors import ConfigError, TrialFailed
+from nasforge.run.components import resolve_device
 
 
 @pytest.mark.parametrize("stop, status, name", [(KeyboardInterrupt, 130, "Ctrl-C"),

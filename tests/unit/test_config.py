@@ -1,9 +1,9 @@
 import pytest
 
-from nasforge.components import check_config
 from nasforge.config import apply_overrides, dump_config, load_config
 from nasforge.config import config_from_dict as parse_config
 from nasforge.errors import ConfigError
+from nasforge.run.components import check_config
 
 
 def config_from_dict(raw):

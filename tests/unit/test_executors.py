@@ -6,12 +6,12 @@ import pytest
 from worker_functions import conv_share, dies_once, sleeps
 
 import nasforge
-from nasforge.components import make_executor
 from nasforge.config import Budget
 from nasforge.errors import ConfigError
 from nasforge.evaluators.function import FunctionEvaluator
-from nasforge.executors import ProcessExecutor
-from nasforge.run import run_search
+from nasforge.run.components import make_executor
+from nasforge.run.executors import ProcessExecutor
+from nasforge.run.loop import run_search
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.controller import RLController
 from nasforge.strategies.random import RandomSearch

@@ -1,4 +1,4 @@
-"""Saved models (``nasforge.model_io``): model.pt, TorchScript and ONNX on raw inputs, and the
+"""Saved models (``nasforge.model.io``): model.pt, TorchScript and ONNX on raw inputs, and the
 ``Predictor`` that ``nasforge.load`` returns."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from test_space_ref import DECISIONS, build_mlp
 
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError, DataError
-from nasforge.model_io import Predictor, export, load, raw_batch, save_model
-from nasforge.onnx_export import MISSING, ExportError, check_onnx, export_onnx
+from nasforge.model.io import Predictor, export, load, raw_batch, save_model
+from nasforge.model.onnx import MISSING, ExportError, check_onnx, export_onnx
 from nasforge.preprocessing import Preprocessing
-from nasforge.space_ref import space_spec
 from nasforge.spaces.base import FunctionSpace
+from nasforge.spaces.reference import space_spec
 from nasforge.task import Shape
 
 ARCH = Architecture(width=8, act="relu")

@@ -7,8 +7,8 @@ from worker_functions import conv_share, dies_once, wait_policy_and_threads
 from nasforge.config import Budget
 from nasforge.errors import ConfigError
 from nasforge.evaluators.function import FunctionEvaluator
-from nasforge.ray_executor import RayExecutor
-from nasforge.run import run_search
+from nasforge.run.loop import run_search
+from nasforge.run.ray_executor import RayExecutor
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.random import RandomSearch
 

@@ -1,7 +1,7 @@
 from nasforge.architecture import Architecture, Categorical
 from nasforge.config import Budget
 from nasforge.evaluators.function import FunctionEvaluator
-from nasforge.run import run_search
+from nasforge.run.loop import run_search
 from nasforge.simulate import SimulatedExecutor
 from nasforge.spaces.base import FunctionSpace
 from nasforge.strategies.base import AskTellStrategy

@@ -1,4 +1,4 @@
-"""Spaces as JSON (``nasforge.space_ref``): built-in spaces by name, a user's by reference."""
+"""Spaces as JSON (``nasforge.spaces.reference``): built-in ones by name, a user's by reference."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from torch import nn
 
 from nasforge.architecture import Architecture, Categorical
 from nasforge.errors import ConfigError
-from nasforge.space_ref import rebuildable, reference, space_from_spec, space_spec
 from nasforge.spaces.base import FunctionSpace, SearchSpace
 from nasforge.spaces.nb201 import NB201Space
+from nasforge.spaces.reference import rebuildable, reference, space_from_spec, space_spec
 from nasforge.task import Shape
 
 DECISIONS = [Categorical("width", [4, 8]), Categorical("act", ["relu", "tanh"])]

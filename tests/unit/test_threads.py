@@ -12,8 +12,8 @@ from worker_functions import wait_policy_and_threads
 
 from nasforge.config import Budget
 from nasforge.evaluators.function import FunctionEvaluator
-from nasforge.executors import ProcessExecutor
-from nasforge.run import run_search
+from nasforge.run.executors import ProcessExecutor
+from nasforge.run.loop import run_search
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.random import RandomSearch
 from nasforge.threads import child_environment, contention_warning, worker_environment

@@ -21,7 +21,7 @@ from nasforge.evaluators.lm import (
     perplexity,
     synthetic_corpus_dir,
 )
-from nasforge.executors import evaluate_safely
+from nasforge.run.executors import evaluate_safely
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.spaces.rnn_cell import RnnCellSpace
 from nasforge.task import Shape

@@ -25,8 +25,8 @@ from nasforge.report.oneshot import (
     plot_history,
     value_digits,
 )
+from nasforge.run.store import STORE_NAME, Trial, TrialStore
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import STORE_NAME, Trial, TrialStore
 
 SPACE = NB201Space()
 NB201_ARCH = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|"

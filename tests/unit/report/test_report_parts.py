@@ -15,9 +15,9 @@ from nasforge.report import draw_cell, register_cell_drawer, write_report
 from nasforge.report.cells import draw_choice_table, draw_nb201, find_drawer
 from nasforge.report.data import progress, summarize, top_trials
 from nasforge.report.html import fmt_number, fmt_seconds
+from nasforge.run.store import STORE_NAME, Trial, TrialStore
 from nasforge.spaces.base import FunctionSpace, SearchSpace
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import STORE_NAME, Trial, TrialStore
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ARCH = Architecture(a=1)

@@ -16,9 +16,9 @@ from nasforge.architecture import Architecture
 from nasforge.evaluators.base import Result
 from nasforge.report import write_report
 from nasforge.report.sources import metrics_text, outcome_text
-from nasforge.run_dir import SearchResult
+from nasforge.run.directory import SearchResult
+from nasforge.run.store import STORE_NAME, Trial, TrialStore
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import STORE_NAME, Trial, TrialStore
 
 SPACE = NB201Space()
 TABLE = {"evaluator": "table", "dataset": "cifar10", "fidelity": 200}

@@ -15,10 +15,10 @@ from nasforge.config import Budget
 from nasforge.evaluators.base import Result
 from nasforge.evaluators.function import FunctionEvaluator
 from nasforge.report import write_report
-from nasforge.run import run_search
+from nasforge.run.loop import run_search
+from nasforge.run.store import STORE_NAME, TrialStore
 from nasforge.spaces.base import FunctionSpace, SearchSpace
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import STORE_NAME, TrialStore
 from nasforge.strategies.random import RandomSearch
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -5,7 +5,7 @@ import numpy as np
 
 from nasforge.config import Budget
 from nasforge.evaluators.table import TableEvaluator
-from nasforge.run import run_search
+from nasforge.run.loop import run_search
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.evolution import RegularizedEvolution
 from nasforge.strategies.random import RandomSearch

@@ -22,10 +22,10 @@ from torch import nn
 
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError, DataError
-from nasforge.onnx_export import export_onnx
+from nasforge.model.onnx import export_onnx
 from nasforge.preprocessing import Preprocessing
-from nasforge.space_ref import space_from_spec
 from nasforge.spaces.base import SearchSpace
+from nasforge.spaces.reference import space_from_spec
 from nasforge.task import Shape
 
 MODEL_FILE, TORCHSCRIPT_FILE, ONNX_FILE = "model.pt", "model.ts", "model.onnx"

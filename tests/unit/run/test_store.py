@@ -3,7 +3,7 @@ import pytest
 from nasforge.architecture import Architecture
 from nasforge.errors import RunDirError
 from nasforge.evaluators.base import Result
-from nasforge.store import TrialStore
+from nasforge.run.store import TrialStore
 
 
 def test_trials_and_state_round_trip(tmp_path):

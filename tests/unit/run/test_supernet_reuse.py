@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import nasforge
-import nasforge.components
+import nasforge.run.components
 from nasforge.config import Component
 from nasforge.errors import ConfigError, RunDirError
-from nasforge.store import TrialStore
-from nasforge.supernet_reuse import TRAINED
+from nasforge.run.store import TrialStore
+from nasforge.run.supernet_reuse import TRAINED
 
 SPACE = {"name": "nb201", "C": 4, "N": 1}
 TASK = {"name": "mnist1d", "num_samples": 600, "train_size": 200, "valid_fraction": 0.5,
@@ -97,9 +97,9 @@ def test_a_supernet_and_a_run_saved_on_a_gpu_load_on_this_cpu(argmax_run, tmp_pa
         torch.load(gpu_run / TRAINED, weights_only=False)
     adopted = darts(tmp_path / "pt", PT, supernet_from=gpu_run)
     assert adopted.best.arch == darts(tmp_path / "pt_own", PT, supernet_from=argmax_run).best.arch
-    evaluator = nasforge.components.build(
+    evaluator = nasforge.run.components.build(
         "evaluator", Component("supernet", {"checkpoint": str(gpu_run)}),
-        space=nasforge.components.build("space", Component("nb201", {"C": 4, "N": 1})),
-        task=nasforge.components.build("task", Component("mnist1d", {
+        space=nasforge.run.components.build("space", Component("nb201", {"C": 4, "N": 1})),
+        task=nasforge.run.components.build("task", Component("mnist1d", {
             k: v for k, v in TASK.items() if k != "name"})), device=torch.device("cpu"))
     assert next(evaluator.supernet.parameters()).device.type == "cpu"

@@ -13,7 +13,6 @@ import torch
 from nasforge.config import COMPONENT_SECTIONS, Budget, Component, RunConfig, check_options
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator
-from nasforge.executors import Executor
 from nasforge.registry import (
     EVALUATORS,
     EXECUTORS,
@@ -23,11 +22,12 @@ from nasforge.registry import (
     TASKS,
     Registry,
 )
-from nasforge.run import run_search
+from nasforge.run.executors import Executor
+from nasforge.run.loop import run_search
+from nasforge.run.store import STORE_NAME, Trial
 from nasforge.runtime import Runtime, resolve_device, resolve_runtime
 from nasforge.selection.base import Selection
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import STORE_NAME, Trial
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.task import Task
@@ -39,7 +39,7 @@ def registries() -> dict[str, Registry[Any]]:
     """Every registry, filled: importing the component packages registers their entries."""
     import nasforge.data  # noqa: F401  (registers tasks)
     import nasforge.evaluators  # noqa: F401
-    import nasforge.ray_executor  # noqa: F401  (Ray itself is imported only when used)
+    import nasforge.run.ray_executor  # noqa: F401  (Ray itself is imported only when used)
     import nasforge.selection  # noqa: F401
     import nasforge.simulate  # noqa: F401
     import nasforge.spaces  # noqa: F401

@@ -2,7 +2,7 @@
 (the ``nasforge train`` command is a thin adapter over it).
 
 What to train comes from the run: its ``best.json`` (space and architecture; a user's space
-by reference, ``nasforge.space_ref``) and its ``config.yaml`` (task, seed, device, the
+by reference, ``nasforge.spaces.reference``) and its ``config.yaml`` (task, seed, device, the
 search's training settings). A run whose task or space were Python objects has neither on
 disk: they are given again (``task=``, ``space=``).
 """
@@ -21,18 +21,18 @@ import yaml
 from torch.utils.data import Dataset
 
 from nasforge.architecture import Architecture
-from nasforge.components import build, factory_for, registries, resolve_runtime
 from nasforge.config import Component, apply_overrides, check_options, config_from_dict, read_yaml
 from nasforge.data.arrays import task_argument
 from nasforge.errors import ArchitectureError, ConfigError, NasforgeError, TrialFailed
-from nasforge.model_io import ONNX_FILE, Predictor, export, save_model
+from nasforge.model.io import ONNX_FILE, Predictor, export, save_model
+from nasforge.model.onnx import require_onnx
 from nasforge.nn.counting import measure
-from nasforge.onnx_export import require_onnx
 from nasforge.progress import progress_logging
-from nasforge.run_dir import CONFIG_NAME, SearchResult
+from nasforge.run.components import build, factory_for, registries, resolve_runtime
+from nasforge.run.directory import CONFIG_NAME, SearchResult
 from nasforge.runtime import Runtime
-from nasforge.space_ref import space_from_spec, space_spec
 from nasforge.spaces.base import SearchSpace
+from nasforge.spaces.reference import space_from_spec, space_spec
 from nasforge.task import Task
 from nasforge.training import TrainSettings, eval_batches, evaluate, fit, seeded
 
@@ -80,7 +80,7 @@ def train(run_or_best_json: str | Path | SearchResult, epochs: int | None = None
       ``(X, y, ...)``, a Dataset, a folder or ``.npz`` file). Needed for a run whose task was
       an object or arrays; else the run's config.yaml (or ``config``) names it.
     - ``space``: the ``SearchSpace`` of a run on a user space that best.json could not
-      store by reference (``nasforge.space_ref``).
+      store by reference (``nasforge.spaces.reference``).
     - ``out``: default ``RUN_DIR/retrain``. It gets ``model.pt`` (``nasforge.load``),
       ``model.ts`` (TorchScript) and, with ``onnx=True``, ``model.onnx`` (checked against
       PyTorch; the ``onnx`` extra). All three take raw inputs: the task's

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from nasforge import saved_state
 from nasforge.architecture import Architecture
 from nasforge.errors import RunDirError
 from nasforge.evaluators.base import Result
@@ -163,7 +164,7 @@ class TrialStore:
         if row is None:
             return None
         # strategy states load onto the CPU, wherever they were saved
-        return row[0], torch.load(io.BytesIO(row[1]), weights_only=False, map_location="cpu")
+        return row[0], saved_state.load(io.BytesIO(row[1]))
 
     def discard_running(self, after: int = 0) -> int:
         """Drop trials in flight when the run stopped whose ask the saved strategy state does

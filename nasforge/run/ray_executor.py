@@ -24,8 +24,8 @@ from typing import Any
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator, Result
-from nasforge.executors import Executor, evaluate_safely
 from nasforge.registry import EXECUTORS
+from nasforge.run.executors import Executor, evaluate_safely
 from nasforge.threads import worker_environment
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ import pytest
 from nasforge.commands.runs import run_summary
 from nasforge.config import config_from_dict
 from nasforge.errors import RunDirError
-from nasforge.run_dir import PYTHON, RunDir, check_run_dir, started, stored_status
-from nasforge.run_lock import LOCK_NAME, RunLock, holder
+from nasforge.run.directory import PYTHON, RunDir, check_run_dir, started, stored_status
+from nasforge.run.lock import LOCK_NAME, RunLock, holder
+from nasforge.run.store import STORE_NAME, TrialStore
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import STORE_NAME, TrialStore
 
 CONFIG = config_from_dict({"space": "nb201", "evaluator": "table", "strategy": "random",
                            "budget": {"trials": 2}})

@@ -22,11 +22,11 @@ from nasforge.architecture import Architecture
 from nasforge.config import Budget, RunConfig
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator, Result
-from nasforge.executors import Executor, LocalExecutor
 from nasforge.progress import Progress
-from nasforge.run_dir import CLI, Advice, RunDir, SearchResult, require_a_finished_trial
+from nasforge.run.directory import CLI, Advice, RunDir, SearchResult, require_a_finished_trial
+from nasforge.run.executors import Executor, LocalExecutor
+from nasforge.run.store import Trial, TrialStore
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import Trial, TrialStore
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.threads import warn_if_contended
 

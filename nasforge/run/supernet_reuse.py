@@ -23,7 +23,7 @@ from pathlib import Path
 
 from nasforge.config import RunConfig, load_config
 from nasforge.errors import ConfigError, RunDirError
-from nasforge.run_dir import CONFIG_NAME
+from nasforge.run.directory import CONFIG_NAME
 from nasforge.supernet.checkpoint import CHECKPOINT
 
 TRAINED = "trained_supernet.pt"

@@ -23,10 +23,10 @@ from nasforge.config import RunConfig, dump_config
 from nasforge.errors import RunDirError, SearchFailed
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, describe_for_store
 from nasforge.report.figure import Plot
-from nasforge.run_lock import LOCK_NAME, RunLock, holder, in_use_error
-from nasforge.space_ref import space_spec
+from nasforge.run.lock import LOCK_NAME, RunLock, holder, in_use_error
+from nasforge.run.store import STORE_NAME, Trial, TrialStore, best_trial
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import STORE_NAME, Trial, TrialStore, best_trial
+from nasforge.spaces.reference import space_spec
 from nasforge.supernet.checkpoint import CHECKPOINT
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class RunDir:
     """One run's directory (or, with ``path=None``, its store in memory).
 
     Used as a context manager: from entering to leaving, this process holds the directory's
-    lock (``nasforge.run_lock``), so a second search or resume of it is refused. A fresh
+    lock (``nasforge.run.lock``), so a second search or resume of it is refused. A fresh
     run writes ``config.yaml`` before anything else it stores, so an interrupt at any moment
     leaves a directory that either command (the original one, or ``--resume``) continues."""
 
@@ -282,7 +282,7 @@ def stored_result(run_dir: Path) -> SearchResult:
 
 def best_record(space: SearchSpace, trial: Trial) -> dict[str, Any]:
     """The JSON record of one architecture: enough for ``nasforge train`` to rebuild it
-    (a user's space by reference: ``nasforge.space_ref``)."""
+    (a user's space by reference: ``nasforge.spaces.reference``)."""
     return {
         "space": space_spec(space),
         "architecture": trial.arch.to_dict(),

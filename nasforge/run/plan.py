@@ -15,15 +15,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nasforge.components import (
+from nasforge.config import Budget, RunConfig
+from nasforge.errors import ConfigError
+from nasforge.evaluators.base import Evaluator
+from nasforge.run.components import (
     Components,
     build_components,
     check_oneshot,
     make_executor,
     resolve_device,
 )
-from nasforge.config import Budget, RunConfig
-from nasforge.distributed import (
+from nasforge.run.directory import CLI, Advice, SearchResult, check_run_dir, stored_result
+from nasforge.run.distributed import (
     SINGLE,
     DistContext,
     check_nproc,
@@ -32,18 +35,15 @@ from nasforge.distributed import (
     runtime_for,
     set_environment,
 )
-from nasforge.errors import ConfigError
-from nasforge.evaluators.base import Evaluator
-from nasforge.executors import Executor
-from nasforge.oneshot import run_oneshot
-from nasforge.run import run_search
-from nasforge.run_dir import CLI, Advice, SearchResult, check_run_dir, stored_result
+from nasforge.run.executors import Executor
+from nasforge.run.loop import run_search
+from nasforge.run.oneshot import run_oneshot
+from nasforge.run.supernet_reuse import trained_file
 from nasforge.runtime import Runtime
 from nasforge.selection.base import Selection
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.base import AskTellStrategy
 from nasforge.strategies.oneshot import OneShotStrategy
-from nasforge.supernet_reuse import trained_file
 from nasforge.task import Task
 from nasforge.threads import child_environment
 

@@ -6,11 +6,11 @@ from nasforge.config import Budget
 from nasforge.errors import ConfigError, RunDirError, SearchFailed, TrialFailed
 from nasforge.evaluators.base import Evaluator, Result
 from nasforge.evaluators.function import FunctionEvaluator
-from nasforge.executors import LocalExecutor
-from nasforge.run import run_search
-from nasforge.run_dir import stored_status
+from nasforge.run.directory import stored_status
+from nasforge.run.executors import LocalExecutor
+from nasforge.run.loop import run_search
+from nasforge.run.store import best_trial
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import best_trial
 from nasforge.strategies.evolution import RegularizedEvolution
 
 

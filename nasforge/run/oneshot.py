@@ -24,15 +24,16 @@ import torch
 from nasforge import interrupts
 from nasforge.architecture import Architecture
 from nasforge.config import RunConfig
-from nasforge.distributed import SINGLE, DistContext
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.progress import Progress
 from nasforge.report.figure import Plot
-from nasforge.run_dir import CLI, Advice, RunDir, SearchResult, require_a_finished_trial
+from nasforge.run.directory import CLI, Advice, RunDir, SearchResult, require_a_finished_trial
+from nasforge.run.distributed import SINGLE, DistContext
+from nasforge.run.store import Trial, TrialStore
+from nasforge.run.supernet_reuse import keep_trained, trained_file
 from nasforge.runtime import Runtime
 from nasforge.selection.base import Selection, SelectionContext
 from nasforge.spaces.base import SearchSpace
-from nasforge.store import Trial, TrialStore
 from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.supernet.base import Supernet
 from nasforge.supernet.checkpoint import (
@@ -42,7 +43,6 @@ from nasforge.supernet.checkpoint import (
     save_checkpoint,
     supernet_recipe,
 )
-from nasforge.supernet_reuse import keep_trained, trained_file
 from nasforge.task import Task
 from nasforge.threads import warn_if_contended
 from nasforge.training import evaluate, seeded, split_batches
@@ -72,7 +72,7 @@ def run_oneshot(space: SearchSpace, task: Task, strategy: OneShotStrategy,
     """Train, select, evaluate. In a data-parallel group (``dist``) every rank trains its
     replica; only rank 0 writes the run directory, selects and evaluates (the others return
     None once the supernet is trained). ``supernet_from``: a run directory whose trained
-    supernet this run starts from instead of training one (``nasforge.supernet_reuse``)."""
+    supernet this run starts from instead of training one (``nasforge.run.supernet_reuse``)."""
     warn_if_contended()  # shared cores + OpenMP spin-waiting: see nasforge.threads
     runtime = Runtime.of(device)
     runtime.activate()

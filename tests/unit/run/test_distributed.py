@@ -8,14 +8,14 @@ import torch
 import torch.multiprocessing as mp
 
 from nasforge.data.base import tensor_task
-from nasforge.distributed import (
+from nasforge.errors import ConfigError
+from nasforge.run.distributed import (
     DistContext,
     check_nproc,
     free_port,
     from_environment,
     set_environment,
 )
-from nasforge.errors import ConfigError
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.darts import DartsSearch
 from nasforge.strategies.spos import SinglePathTraining

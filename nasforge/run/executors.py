@@ -29,7 +29,7 @@ from nasforge.registry import EXECUTORS
 from nasforge.threads import child_environment
 
 if TYPE_CHECKING:
-    from nasforge.store import Trial
+    from nasforge.run.store import Trial
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ import pytest
 import nasforge
 from nasforge.data.base import tensor_task
 from nasforge.errors import RunDirError
-from nasforge.run_dir import stored_status
+from nasforge.run.directory import stored_status
+from nasforge.run.store import STORE_NAME, TrialStore
 from nasforge.selection.perturbation import PerturbationSelection
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.store import STORE_NAME, TrialStore
 from nasforge.strategies.darts import DartsSearch
 
 
