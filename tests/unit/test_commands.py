@@ -8,7 +8,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from nasforge import retrain as retrain_module
+from nasforge.model import retrain as retrain_module
 from nasforge.cli import main
 from nasforge.commands.interrupts import Terminated, interrupts_end_the_run
 from nasforge.errors import ConfigError, TrialFailed
