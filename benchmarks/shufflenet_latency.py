@@ -1,7 +1,7 @@
 """A latency lookup table for the ShuffleNet space on this machine, and how well it predicts.
 
 1. Time every (block, choice, width) unit alone at its input shape, plus the fixed rest
-   (nasforge.spaces.shufflenet_latency), for the space and task of
+   (nasforge.spaces.shufflenet.latency), for the space and task of
    configs/spos_shufflenet.yaml; write the table to ``--table`` (JSON ``{"entries": ...}``),
    ready for ``constraints: {max_latency_ms: X, latency_table: <it>}``.
 2. Time ``--check`` random architectures end to end (the built network) and compare with the
@@ -32,7 +32,7 @@ from skeleton import finish, parser, start
 
 from nasforge.config import load_config
 from nasforge.run.components import build_components
-from nasforge.spaces.shufflenet_latency import measure_latency_table, time_ms
+from nasforge.spaces.shufflenet.latency import measure_latency_table, time_ms
 
 log = logging.getLogger("benchmarks.shufflenet_latency")
 CONFIG = REPO / "configs" / "spos_shufflenet.yaml"

@@ -28,6 +28,14 @@ MOVED = {
     "nasforge.distributed": "nasforge.run.distributed",
     "nasforge.supernet_reuse": "nasforge.run.supernet_reuse",
     "nasforge.components": "nasforge.run.components",
+    "nasforge.spaces.darts": "nasforge.spaces.darts.space",
+    "nasforge.spaces.darts_genotype": "nasforge.spaces.darts.genotype",
+    "nasforge.spaces.darts_net": "nasforge.spaces.darts.network",
+    "nasforge.spaces.darts_ops": "nasforge.spaces.darts.ops",
+    "nasforge.spaces.darts_s1": "nasforge.spaces.darts.s1",
+    "nasforge.spaces.shufflenet": "nasforge.spaces.shufflenet.space",
+    "nasforge.spaces.shufflenet_blocks": "nasforge.spaces.shufflenet.blocks",
+    "nasforge.spaces.shufflenet_latency": "nasforge.spaces.shufflenet.latency",
 }
 
 

@@ -21,10 +21,10 @@ from matplotlib.patches import Circle, FancyArrowPatch, Patch
 from nasforge.architecture import Architecture
 from nasforge.report.plots import new_figure, save_figure
 from nasforge.spaces.base import SearchSpace
-from nasforge.spaces.darts import DartsSpace
+from nasforge.spaces.darts.space import DartsSpace
 from nasforge.spaces.macro import MacroSpace
 from nasforge.spaces.nb201 import NODES, NB201Space
-from nasforge.spaces.shufflenet import ShuffleNetSpace
+from nasforge.spaces.shufflenet.space import ShuffleNetSpace
 
 CellDrawer = Callable[[SearchSpace, Architecture, Axes], None]
 

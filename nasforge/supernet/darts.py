@@ -20,9 +20,16 @@ from torch import nn
 
 from nasforge.architecture import Architecture
 from nasforge.registry import SUPERNETS
-from nasforge.spaces.darts import DartsSpace, edge_label
-from nasforge.spaces.darts_net import CELL_TYPES, EDGES, NODES, DartsNetwork, Preprocess, node_edge
-from nasforge.spaces.darts_ops import make_darts_op
+from nasforge.spaces.darts.network import (
+    CELL_TYPES,
+    EDGES,
+    NODES,
+    DartsNetwork,
+    Preprocess,
+    node_edge,
+)
+from nasforge.spaces.darts.ops import make_darts_op
+from nasforge.spaces.darts.space import DartsSpace, edge_label
 from nasforge.spaces.ops import Zero
 from nasforge.supernet.base import CellSupernet, EdgeWeights
 from nasforge.supernet.fused import Branch, accumulate

@@ -31,7 +31,7 @@ from torch.nn import functional as F  # noqa: N812
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
-from nasforge.spaces.darts_ops import DilConv, Noise, SepConv
+from nasforge.spaces.darts.ops import DilConv, Noise, SepConv
 from nasforge.supernet.fused import (
     Branch,
     Term,

@@ -18,12 +18,12 @@ from torch import nn
 
 from nasforge.architecture import Architecture
 from nasforge.registry import SUPERNETS
-from nasforge.spaces.shufflenet_blocks import ShuffleNet, Unit
+from nasforge.spaces.shufflenet.blocks import ShuffleNet, Unit
 from nasforge.supernet.base import EdgeWeights, Supernet
 from nasforge.task import Shape
 
 if TYPE_CHECKING:
-    from nasforge.spaces.shufflenet import ShuffleNetSpace
+    from nasforge.spaces.shufflenet.space import ShuffleNetSpace
 
 
 class ChoiceBlock(nn.Module):

@@ -12,7 +12,7 @@ import pytest
 from cli_helpers import nasforge, one_line_error
 
 from nasforge.run.store import TrialStore
-from nasforge.spaces.shufflenet import ShuffleNetSpace
+from nasforge.spaces.shufflenet.space import ShuffleNetSpace
 from nasforge.task import Shape
 
 # One-shot searches train at least one epoch: one step of it, enough for these tests.

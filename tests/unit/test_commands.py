@@ -8,10 +8,10 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from nasforge.model import retrain as retrain_module
 from nasforge.cli import main
 from nasforge.commands.interrupts import Terminated, interrupts_end_the_run
 from nasforge.errors import ConfigError, TrialFailed
+from nasforge.model import retrain as retrain_module
 from nasforge.run.components import resolve_device
 
 

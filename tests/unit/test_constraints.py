@@ -97,7 +97,7 @@ def test_nb201_latency_and_flops_come_from_the_table_and_the_space():
 
 
 def test_a_bitops_limit_uses_the_space_bitops_and_needs_one():
-    from nasforge.spaces.shufflenet import ShuffleNetSpace
+    from nasforge.spaces.shufflenet.space import ShuffleNetSpace
 
     space = ShuffleNetSpace(width_mult=0.25, repeats=[1, 1, 1, 1], bits=[4, 32])
     shape = Shape((3, 32, 32), 10)

@@ -5,9 +5,9 @@ import torch
 from nasforge.errors import ArchitectureError, ConfigError
 from nasforge.nn.counting import count_params
 from nasforge.registry import SPACES
-from nasforge.spaces.darts import DARTS_PRIMITIVES, EDGE_LABELS, DartsSpace, decision_label
-from nasforge.spaces.darts_ops import make_darts_op
-from nasforge.spaces.darts_s1 import S1_EDGE_OPS
+from nasforge.spaces.darts.ops import make_darts_op
+from nasforge.spaces.darts.s1 import S1_EDGE_OPS
+from nasforge.spaces.darts.space import DARTS_PRIMITIVES, EDGE_LABELS, DartsSpace, decision_label
 from nasforge.task import Shape
 
 DARTS_V2 = (

@@ -7,7 +7,7 @@ import torch
 from nasforge.errors import ConfigError
 from nasforge.nn.counting import measure
 from nasforge.nn.slim import fake_quantize
-from nasforge.spaces.shufflenet import ShuffleNetSpace
+from nasforge.spaces.shufflenet.space import ShuffleNetSpace
 from nasforge.task import Shape
 
 SEARCH = {"width_mult": 0.25, "channel_scales": [0.2, 0.6, 1.0, 1.6, 2.0], "bits": [2, 4, 8, 32]}
@@ -90,7 +90,7 @@ def test_latency_lookup_table():
 
 
 def test_a_measured_latency_table_covers_every_block_choice_and_width():
-    from nasforge.spaces.shufflenet_latency import measure_latency_table
+    from nasforge.spaces.shufflenet.latency import measure_latency_table
 
     space = ShuffleNetSpace(width_mult=0.25, repeats=[1, 1, 1, 1], channel_scales=[0.5, 2.0],
                             choices=["shuffle3", "xception"])

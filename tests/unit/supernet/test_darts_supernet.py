@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasforge.spaces.darts import EDGE_LABELS, DartsSpace
+from nasforge.spaces.darts.space import EDGE_LABELS, DartsSpace
 from nasforge.supernet import build_supernet
 from nasforge.supernet.darts import (
     DartsSupernet,

@@ -7,7 +7,7 @@ import torch
 from fused_equivalence import assert_same_state, assert_weighted_mode_matches
 
 from nasforge.evaluators.supernet import recalibrate_bn
-from nasforge.spaces.darts import DartsSpace
+from nasforge.spaces.darts.space import DartsSpace
 from nasforge.supernet.darts import DartsSupernet
 from nasforge.task import Shape
 

@@ -6,7 +6,7 @@ import torch
 
 from nasforge.evaluators.supernet import recalibrate_bn
 from nasforge.nn.slim import SlimBatchNorm
-from nasforge.spaces.shufflenet import ShuffleNetSpace
+from nasforge.spaces.shufflenet.space import ShuffleNetSpace
 from nasforge.supernet import build_supernet
 from nasforge.task import Shape
 

@@ -13,7 +13,7 @@ import nasforge.strategies  # noqa: F401  (registers the strategies)
 from nasforge.evaluators.supernet import recalibrate_bn
 from nasforge.registry import STRATEGIES
 from nasforge.runtime import Runtime
-from nasforge.spaces.darts import DartsSpace
+from nasforge.spaces.darts.space import DartsSpace
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.supernet.base import Supernet
 from nasforge.supernet.darts import DartsSupernet

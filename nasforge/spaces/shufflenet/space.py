@@ -5,7 +5,7 @@ channel-number and mixed-precision extensions (Sec. 3.4).
 ShuffleNetV2 skeleton (stage widths 64, 160, 320, 640, stem 16, last conv 1024, all times
 ``width_mult``). Decisions per block ``b{i:02d}``:
 
-- ``op``: shuffle3, shuffle5, shuffle7 or xception (see nasforge.spaces.shufflenet_blocks);
+- ``op``: shuffle3, shuffle5, shuffle7 or xception (see nasforge.spaces.shufflenet.blocks);
 - ``width`` (when ``channel_scales`` has more than one entry): the main branch's inner width
   as a scale of its base (half the block's output width; the paper's scales 0.2 .. 2.0);
 - ``wbits`` and ``abits`` (when ``bits`` has more than one entry): the block's weight and
@@ -34,7 +34,7 @@ from nasforge.nn.counting import Cost
 from nasforge.nn.slim import FULL_PRECISION, divisible
 from nasforge.registry import SPACES
 from nasforge.spaces.base import SearchSpace
-from nasforge.spaces.shufflenet_blocks import (
+from nasforge.spaces.shufflenet.blocks import (
     CHOICES,
     ConvSpec,
     ShuffleNet,

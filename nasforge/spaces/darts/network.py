@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from nasforge.nn.layers import batch_norm, conv, global_avg_pool
-from nasforge.spaces.darts_ops import FactorizedReduce, make_darts_op
+from nasforge.spaces.darts.ops import FactorizedReduce, make_darts_op
 from nasforge.spaces.ops import ReLUConvBN
 from nasforge.task import Shape
 

@@ -19,8 +19,8 @@ from functools import partial
 
 import torch
 
-from nasforge.spaces.shufflenet import ShuffleNetSpace
-from nasforge.spaces.shufflenet_blocks import ShuffleNet, Unit
+from nasforge.spaces.shufflenet.blocks import ShuffleNet, Unit
+from nasforge.spaces.shufflenet.space import ShuffleNetSpace
 from nasforge.task import Shape
 
 

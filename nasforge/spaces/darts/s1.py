@@ -7,7 +7,7 @@ edge order (node 2 <- 0, 1; node 3 <- 0, 1, 2; node 4 <- 0..3; node 5 <- 0..4).
 
 from __future__ import annotations
 
-from nasforge.spaces.darts_net import CELL_TYPES, EDGES
+from nasforge.spaces.darts.network import CELL_TYPES, EDGES
 
 _SKIP, _MAX, _AVG = "skip_connect", "max_pool_3x3", "avg_pool_3x3"
 _SEP3, _DIL3, _DIL5 = "sep_conv_3x3", "dil_conv_3x3", "dil_conv_5x5"

@@ -14,7 +14,7 @@ import ast
 from typing import Any
 
 from nasforge.errors import ArchitectureError
-from nasforge.spaces.darts_net import CELL_TYPES, NODES
+from nasforge.spaces.darts.network import CELL_TYPES, NODES
 
 FIELDS = ("normal", "normal_concat", "reduce", "reduce_concat")
 CONCAT = list(NODES)

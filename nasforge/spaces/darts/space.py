@@ -32,10 +32,10 @@ from nasforge.architecture import Architecture, Categorical
 from nasforge.errors import ArchitectureError, ConfigError
 from nasforge.registry import SPACES
 from nasforge.spaces.base import SearchSpace
-from nasforge.spaces.darts_genotype import Pairs, format_genotype, parse_genotype
-from nasforge.spaces.darts_net import CELL_TYPES, EDGES, NODES, CellOps, DartsCell, DartsNetwork
-from nasforge.spaces.darts_ops import DARTS_OPS
-from nasforge.spaces.darts_s1 import S1_EDGE_OPS
+from nasforge.spaces.darts.genotype import Pairs, format_genotype, parse_genotype
+from nasforge.spaces.darts.network import CELL_TYPES, EDGES, NODES, CellOps, DartsCell, DartsNetwork
+from nasforge.spaces.darts.ops import DARTS_OPS
+from nasforge.spaces.darts.s1 import S1_EDGE_OPS
 from nasforge.task import Shape
 
 DARTS_PRIMITIVES = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
