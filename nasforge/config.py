@@ -122,7 +122,12 @@ REQUIRED_SECTIONS = ("space", "strategy")
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     """Read a YAML file, apply ``key.sub=value`` overrides, and validate strictly."""
-    path = Path(path)
+    return config_from_dict(apply_overrides(read_mapping(Path(path)), overrides))
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """A config file's top-level mapping (one-line errors for a missing file, bad YAML or a
+    top level that is not a mapping)."""
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
@@ -131,7 +136,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    return config_from_dict(apply_overrides(raw, overrides))
+    return raw
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from nasforge.architecture import Architecture
 from nasforge.errors import ConfigError
@@ -69,6 +69,7 @@ class Constraints:
             if self.max_params is not None and cost.params > self.max_params:
                 return f"params {cost.params:,} > {self.max_params:,.0f}"
         if self.max_bitops is not None:
+            assert isinstance(self.space, CountsBitOps)  # make_constraints checked
             bitops = self.space.bitops(arch, self.shape)
             if bitops > self.max_bitops:
                 return f"bitops {bitops:,} > {self.max_bitops:,.0f}"
@@ -85,6 +86,22 @@ class Constraints:
         return ", ".join(f"{k}={v:g}" for k, v in limits.items() if v is not None)
 
 
+@runtime_checkable
+class CountsBitOps(Protocol):
+    """A space that searches bit widths counts BitOps: multiply-adds x weight bits x
+    activation bits (SPOS's ``max_bitops``)."""
+
+    def bitops(self, arch: Architecture, shape: Shape) -> int: ...
+
+
+@runtime_checkable
+class OwnLatency(Protocol):
+    """A space whose latency lookup table has keys of its own (else ``additive_latency``:
+    one entry per decision)."""
+
+    def latency(self, arch: Architecture, entries: Mapping[str, float]) -> float: ...
+
+
 def make_constraints(space: SearchSpace, shape: Shape | None,
                      options: Mapping[str, Any] | None) -> Constraints | None:
     """Constraints from a config mapping (None or empty: no constraints)."""
@@ -94,7 +111,7 @@ def make_constraints(space: SearchSpace, shape: Shape | None,
     if unknown:
         raise ConfigError(f"unknown constraint {unknown[0]!r} (known: {', '.join(KNOWN)})")
     max_latency, max_bitops = _limit(options, "max_latency_ms"), _limit(options, "max_bitops")
-    if max_bitops is not None and not space.offers("bitops"):
+    if max_bitops is not None and not isinstance(space, CountsBitOps):
         raise ConfigError(f"constraints.max_bitops needs a space that searches bit widths; "
                           f"{space.name!r} has no bitops")
     return Constraints(space, shape or CIFAR10_SHAPE, max_flops=_limit(options, "max_flops"),
@@ -125,7 +142,7 @@ def _latency(space: SearchSpace, options: Mapping[str, Any]) -> Latency:
     if device is not None:
         return _nb201_latency(space, str(device), options.get("nb201_path"))
     entries = load_latency_table(Path(str(table)))
-    if space.offers("latency"):
+    if isinstance(space, OwnLatency):
         return lambda arch: float(space.latency(arch, entries))
     return lambda arch: additive_latency(arch, entries)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import zlib
-from typing import Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 
@@ -24,6 +24,14 @@ def trial_seed(seed: int, arch: Architecture) -> int:
     """A per-architecture seed: the same run seed and architecture always train alike, so a
     resumed run reproduces an uninterrupted one."""
     return (seed * 1_000_003 + zlib.crc32(arch.key().encode())) % 2**31
+
+
+@runtime_checkable
+class ChoosesTraining(Protocol):
+    """A space whose architectures choose some of their own training settings (the macro
+    space's learning-rate token, Zoph & Le)."""
+
+    def training_overrides(self, arch: Architecture) -> dict[str, Any]: ...
 
 
 @EVALUATORS.register("train")
@@ -78,7 +86,8 @@ class TrainEvaluator(Evaluator):
     def _settings_for(self, arch: Architecture) -> TrainSettings:
         """The training settings, with what the architecture itself chose (e.g. the
         learning-rate token of the macro space: ``space.training_overrides``)."""
-        chosen = self.space.training_overrides(arch)
+        chosen = self.space.training_overrides(arch) if isinstance(self.space, ChoosesTraining) \
+            else {}
         return dataclasses.replace(self.settings, **chosen) if chosen else self.settings
 
     def describe(self) -> dict[str, object]:

@@ -17,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch.utils.data import Dataset
 
 from nasforge.architecture import Architecture
-from nasforge.config import Component, apply_overrides, check_options, config_from_dict, read_yaml
+from nasforge.config import (
+    Component,
+    apply_overrides,
+    check_options,
+    config_from_dict,
+    read_mapping,
+)
 from nasforge.data.arrays import task_argument
 from nasforge.errors import ArchitectureError, ConfigError, NasforgeError, TrialFailed
 from nasforge.model.io import ONNX_FILE, Predictor, export, save_model
@@ -190,7 +195,7 @@ def find_config(best_json: Path | None, config: str | Path | None,
         best_json.parent / CONFIG_NAME if best_json is not None else None)
     if config is None and path is not None and not path.is_file():
         path = None  # a run whose components were objects has no config.yaml
-    raw = apply_overrides(_read_mapping(path) if path else {}, overrides)
+    raw = apply_overrides(read_mapping(path) if path else {}, overrides)
     # A config written only to retrain may leave out the search's sections; a user space's
     # name (not registered) would not pass their checks, and retraining uses neither.
     parsed = config_from_dict({**raw, "space": "unused", "strategy": "unused"})
@@ -200,18 +205,6 @@ def find_config(best_json: Path | None, config: str | Path | None,
             check_options(factory_for(section, comp.name), comp.options, section)
     return RetrainConfig(path, parsed.task, parsed.evaluator, parsed.seed, parsed.device,
                          parsed.precision, parsed.compile)
-
-
-def _read_mapping(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw = read_yaml(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    return raw
 
 
 def evaluator_retrains(config: RetrainConfig) -> bool:

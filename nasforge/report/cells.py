@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -50,9 +51,16 @@ def register_cell_drawer(space_type: type[SearchSpace]) -> Callable[[CellDrawer]
     return register
 
 
+@runtime_checkable
+class Drawable(Protocol):
+    """A space that draws its own architectures (else a registered drawer or a table)."""
+
+    def draw(self, arch: Architecture, ax: Axes) -> None: ...
+
+
 def find_drawer(space: SearchSpace) -> CellDrawer:
     """The drawer for ``space``: its ``draw`` method, a registered drawer, or the table."""
-    if space.offers("draw"):
+    if isinstance(space, Drawable):
         return lambda _space, arch, ax: space.draw(arch, ax)
     for cls in type(space).__mro__:
         if cls in _DRAWERS:

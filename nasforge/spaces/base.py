@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -14,14 +14,11 @@ from nasforge.errors import ArchitectureError
 from nasforge.nn.counting import Cost, measure
 from nasforge.task import Shape
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
-# What a space may offer besides the core verbs: methods of SearchSpace whose base versions
-# say "not offered"; a space offers one by overriding it (``SearchSpace.offers``). One-shot
+# What a space may offer besides these core verbs is a Protocol beside the one consumer that
+# uses it, which a space offers by having its methods: ``CountsBitOps`` and ``OwnLatency``
+# (nasforge.constraints), ``Drawable`` (nasforge.report.cells), ``LayerWise``
+# (nasforge.strategies.controller), ``ChoosesTraining`` (nasforge.evaluators.train). One-shot
 # supernets are registered per space name instead (``nasforge.supernet``).
-CAPABILITIES = ("bitops", "latency", "draw", "training_overrides", "anchor_decisions",
-                "layer_decisions", "layer_of")
 
 
 class SearchSpace(ABC):
@@ -60,22 +57,6 @@ class SearchSpace(ABC):
         others = [o for o in decision.options if o != arch[decision.label]]
         return arch.replace(**{decision.label: others[rng.integers(len(others))]})
 
-    def resample_genes(self, arch: Architecture, rng: np.random.Generator,
-                       prob: float) -> Architecture:
-        """Each decision independently redrawn (uniformly over all its options) with
-        probability ``prob``: the mutation of SPOS's evolutionary search."""
-        changes = {d.label: d.options[rng.integers(len(d))] for d in self.decisions
-                   if rng.random() < prob}
-        return arch.replace(**changes) if changes else arch
-
-    def crossover(self, first: Architecture, second: Architecture,
-                  rng: np.random.Generator) -> Architecture:
-        """Each decision taken from one of the two parents, uniformly (uniform crossover).
-        The child may break a space's coupling rules: callers check ``contains``."""
-        picks = rng.integers(2, size=len(self.decisions))
-        return Architecture({d.label: (first if pick == 0 else second)[d.label]
-                             for d, pick in zip(self.decisions, picks, strict=True)})
-
     def contains(self, arch: Architecture) -> bool:
         try:
             self.validate(arch)
@@ -108,46 +89,6 @@ class SearchSpace(ABC):
 
     def cost(self, arch: Architecture, shape: Shape) -> Cost:
         return measure(self.build(arch, shape), shape.input_shape)
-
-    # -- optional capabilities (see CAPABILITIES) -----------------------------------------
-
-    def offers(self, capability: str) -> bool:
-        """Whether this space overrides the base version of ``capability``."""
-        if capability not in CAPABILITIES:
-            raise ValueError(f"unknown capability {capability!r} (known: {CAPABILITIES})")
-        return getattr(type(self), capability) is not getattr(SearchSpace, capability)
-
-    def bitops(self, arch: Architecture, shape: Shape) -> int:
-        """Multiply-adds x weight bits x activation bits (spaces that search bit widths)."""
-        raise NotImplementedError(f"space {self.name!r} searches no bit widths")
-
-    def latency(self, arch: Architecture, entries: Mapping[str, float]) -> float:
-        """Latency from a lookup table in the space's own keys (else the constraints use
-        ``nasforge.constraints.additive_latency``: one entry per decision)."""
-        raise NotImplementedError(f"space {self.name!r} has no latency of its own")
-
-    def draw(self, arch: Architecture, ax: Axes) -> None:
-        """Draw ``arch`` into ``ax`` for the report (else a registered drawer or a table)."""
-        raise NotImplementedError
-
-    def training_overrides(self, arch: Architecture) -> dict[str, Any]:
-        """Training settings the architecture itself chooses (e.g. the macro space's lr)."""
-        del arch
-        return {}
-
-    def anchor_decisions(self) -> dict[str, tuple[int, int]]:
-        """Connection decisions, label -> (layer, input layer), of a layer-wise space (the
-        controller writes such a space layer by layer, with ``layer_decisions``)."""
-        return {}
-
-    def layer_decisions(self, i: int) -> list[Categorical]:
-        """Layer ``i``'s decisions in the order a controller emits them."""
-        raise NotImplementedError(f"space {self.name!r} is not layer-wise")
-
-    def layer_of(self, label: str) -> int | None:
-        """The layer a decision belongs to (None: a global decision, or not layer-wise)."""
-        del label
-        return None
 
 
 class FunctionSpace(SearchSpace):

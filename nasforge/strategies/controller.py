@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -173,6 +173,19 @@ class RLController(AskTellStrategy):
         return []
 
 
+@runtime_checkable
+class LayerWise(Protocol):
+    """A space the controller writes layer by layer (Zoph & Le's macro CNN): its connection
+    decisions (label -> (layer, input layer)), each layer's decisions in the order the
+    controller emits them, and the layer of a decision (None: a global one)."""
+
+    def anchor_decisions(self) -> dict[str, tuple[int, int]]: ...
+
+    def layer_decisions(self, i: int) -> list[Categorical]: ...
+
+    def layer_of(self, label: str) -> int | None: ...
+
+
 class Layout:
     """How the controller walks a space: the steps, their softmax kinds, and the mapping
     between tokens and architectures. Spaces with ``anchor_decisions`` (connections) and
@@ -186,10 +199,11 @@ class Layout:
             raise ConfigError(f"the controller needs a space of categorical decisions; "
                               f"{space.name!r} has none or others")
         self.by_label = {d.label: d for d in decisions}
-        self.layered = space.offers("anchor_decisions") and space.offers("layer_decisions")
+        self.layers = space if isinstance(space, LayerWise) else None
+        self.layered = self.layers is not None
         self.anchors: dict[tuple[int, int], str] = {}
-        if self.layered:
-            self.anchors = {ij: label for label, ij in space.anchor_decisions().items()}
+        if self.layers is not None:
+            self.anchors = {ij: label for label, ij in self.layers.anchor_decisions().items()}
         self.curriculum = _check_curriculum(curriculum, self.layered)
 
     def kinds(self) -> dict[str, int]:
@@ -220,18 +234,19 @@ class Layout:
         return min(max(grown, min(options)), max(options))
 
     def steps(self, depth: int) -> list[Step]:
-        if not self.layered:
+        if self.layers is None:
             return [Step(kind=self.kind(d.label)) for d in self.space.decisions]
         steps: list[Step] = []
         for i in range(depth):
             steps += [Step(kind=self.kind(d.label))
-                      for d in self.space.layer_decisions(i)]
+                      for d in self.layers.layer_decisions(i)]
             steps.append(Step(layer=i, inputs=tuple(range(i))))
         steps += [Step(kind=self.kind(label)) for label in self._globals()]
         return steps
 
     def _globals(self) -> list[str]:
-        layer_of = self.space.layer_of
+        assert self.layers is not None  # global decisions exist in layer-wise spaces only
+        layer_of = self.layers.layer_of
         return [d.label for d in self.space.decisions
                 if layer_of(d.label) is None and d.label != "depth"]
 
@@ -250,11 +265,11 @@ class Layout:
         return next(o for o in self.by_label["depth"].options if int(o) == depth)
 
     def _token_labels(self, depth: int) -> list[str]:
-        if not self.layered:
+        if self.layers is None:
             return [d.label for d in self.space.decisions]
         labels: list[str] = []
         for i in range(depth):
-            labels += [d.label for d in self.space.layer_decisions(i)]
+            labels += [d.label for d in self.layers.layer_decisions(i)]
             labels += [self.anchors[(i, j)] for j in range(i)]
         return labels + self._globals()
 

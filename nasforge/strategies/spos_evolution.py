@@ -117,11 +117,11 @@ class SPOSEvolution(AskTellStrategy):
 
     def _mutant(self) -> Architecture:
         parent = self.top[self.rng.integers(len(self.top))][0]
-        return self.space.resample_genes(parent, self.rng, self.mutation_prob)
+        return resample_genes(self.space, parent, self.rng, self.mutation_prob)
 
     def _cross(self) -> Architecture:
         first, second = (self.top[i][0] for i in self.rng.integers(len(self.top), size=2))
-        return self.space.crossover(first, second, self.rng)
+        return crossover(self.space, first, second, self.rng)
 
     def _new(self, arch: Architecture) -> bool:
         return self.space.key(arch) not in self.seen and self.space.contains(arch)
@@ -165,3 +165,21 @@ def _check(population: int, generations: int, top_k: int, mutation: int, crossov
                           f"the population ({population})")
     if not 0.0 <= mutation_prob <= 1.0:
         raise ConfigError(f"mutation_prob must be in [0, 1], got {mutation_prob}")
+
+
+def resample_genes(space: SearchSpace, arch: Architecture, rng: np.random.Generator,
+                   prob: float) -> Architecture:
+    """Each decision independently redrawn (uniformly over all its options) with
+    probability ``prob``: the mutation of SPOS's evolutionary search."""
+    changes = {d.label: d.options[rng.integers(len(d))] for d in space.decisions
+               if rng.random() < prob}
+    return arch.replace(**changes) if changes else arch
+
+
+def crossover(space: SearchSpace, first: Architecture, second: Architecture,
+              rng: np.random.Generator) -> Architecture:
+    """Each decision taken from one of the two parents, uniformly (uniform crossover). The
+    child may break a space's coupling rules: the search checks ``space.contains``."""
+    picks = rng.integers(2, size=len(space.decisions))
+    return Architecture({d.label: (first if pick == 0 else second)[d.label]
+                         for d, pick in zip(space.decisions, picks, strict=True)})

@@ -7,7 +7,7 @@ from nasforge.evaluators.base import Result
 from nasforge.nn.counting import Cost
 from nasforge.spaces.base import FunctionSpace
 from nasforge.spaces.nb201 import NB201Space
-from nasforge.strategies.spos_evolution import SPOSEvolution
+from nasforge.strategies.spos_evolution import SPOSEvolution, crossover, resample_genes
 from nasforge.task import Shape
 
 CONV = "nor_conv_3x3"
@@ -56,12 +56,12 @@ def test_resample_genes_and_crossover_rates():
     space = NB201Space()
     rng = np.random.default_rng(0)
     parent = space.sample(rng)
-    changed = [sum(parent[k] != v for k, v in space.resample_genes(parent, rng, 0.1).items())
+    changed = [sum(parent[k] != v for k, v in resample_genes(space, parent, rng, 0.1).items())
                for _ in range(4000)]
     # each of 6 genes redrawn w.p. 0.1, to a different op w.p. 4/5: mean 6 * 0.08 = 0.48
     assert abs(np.mean(changed) - 0.48) < 0.05
     other = space.sample(rng)
-    child = space.crossover(parent, other, rng)
+    child = crossover(space, parent, other, rng)
     assert all(child[k] in (parent[k], other[k]) for k in child)
 
 
