@@ -99,7 +99,7 @@ def search(space: Spec | SearchSpace, evaluator: Spec | Evaluator | Callable[...
                           selection=selection, trials=trials, seconds=seconds, seed=seed,
                           device=device, run_dir=run_dir, resume=resume, progress=progress,
                           workers=workers, supernet_from=supernet_from,
-                          distributed=distributed))
+                          distributed=distributed, executor=executor))
     registries()  # a task name is told from a path by the registered names
     with progress_logging(progress):
         return _search(space, evaluator, strategy, task_argument(task, seed), selection,
@@ -171,6 +171,8 @@ _KINDS: dict[str, tuple[tuple[type, ...], str]] = {
     "supernet_from": ((str, Path, type(None)), "a run directory's path or None"),
     "resume": ((bool,), "True or False"),
     "progress": ((bool, type(None)), "True, False or None"),
+    "executor": ((*_SPEC, Executor, type(None)),
+                 "a name, a spec {'name': ...}, an Executor or None"),
 }
 
 

@@ -113,7 +113,8 @@ class Plan:
                               f"{self.say('budget')}")
         if self.executor is not None:
             raise ConfigError(f"a one-shot search trains one supernet: drop "
-                              f"{self.say('executor')} (distributed= splits its batches)")
+                              f"{self.say('executor')} ({self.say('distributed')} splits its "
+                              "batches over processes)")
         self.task, self.selection = check_oneshot(name, self.strategy, self.space, self.task,
                                                   self.selection)
         if self.distributed > 1:

@@ -201,6 +201,8 @@ BAD_PYTHON = [
     (dict(run_dir=123), "search(run_dir=...) must be a path"),
     (dict(resume="yes"), "search(resume=...) must be True or False"),
     (dict(progress="yes"), "search(progress=...) must be True, False or None"),
+    (dict(executor=3), "search(executor=...) must be a name"),
+    (dict(distributed=0), "search(distributed=...) must be an integer >= 1"),
     (dict(evaluator=5), "search(evaluator=...) must be"),
     (dict(device=3), "search(device=...) must be a device name"),
     (dict(device="cuda:99"), "device 'cuda:99' is not available"),
