@@ -52,11 +52,24 @@ def nasforge_pty(*args: str, cwd: Path, size: tuple[int, int] = (100, 40),
     matters: in a zero-sized pty tqdm draws nothing, and terminal-only code would not run.
     ``on_tick(text so far, pid)`` is called every 0.1 s (e.g. to press Ctrl-C: the child
     leads its own process group, as a shell's foreground job does)."""
+    return run_pty([sys.executable, "-m", "nasforge", *args], cwd=cwd, size=size,
+                   timeout=timeout, on_tick=on_tick)
+
+
+def python_pty(code: str, *, cwd: Path, size: tuple[int, int] = (100, 40),
+               timeout: float = 300) -> tuple[int, str]:
+    """Run a Python script in a pseudo-terminal of ``size``, as in a person's terminal
+    (the Python API's terminal-only code paths: progress bars)."""
+    return run_pty([sys.executable, "-c", code], cwd=cwd, size=size, timeout=timeout)
+
+
+def run_pty(argv: list[str], *, cwd: Path, size: tuple[int, int], timeout: float,
+            on_tick: Callable[[str, int], None] | None = None) -> tuple[int, str]:
     master, slave = pty.openpty()
     columns, rows = size
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = {**os.environ, "COLUMNS": str(columns), "LINES": str(rows), "TERM": "xterm"}
-    proc = subprocess.Popen([sys.executable, "-m", "nasforge", *args], cwd=cwd, env=env,
+    proc = subprocess.Popen(argv, cwd=cwd, env=env,
                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)  # the child holds it now: reading the master gives EOF once it exits
     chunks: list[bytes] = []

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import nasforge, nasforge_pty, one_line_error
+from cli_helpers import nasforge, nasforge_pty, one_line_error, python_pty
 
 REPO = Path(__file__).resolve().parents[2]
 # Tiny DARTS-PT on NB201: 2 supernet epochs, then 6 edge decisions (about 10 s).
@@ -140,3 +140,45 @@ def test_an_address_that_is_not_ray_is_one_line(workdir: Path, not_ray: str):
 def test_oneshot_run_dir_records_its_status(workdir: Path, oneshot_output: str):
     summary = json.loads(nasforge("runs", "show", "pt", "--json", cwd=workdir).stdout)
     assert summary["status"] == "finished"
+
+
+YOUR_DATA = """\
+import numpy as np
+import nasforge
+from sklearn.datasets import load_digits
+
+X, y = load_digits(return_X_y=True)
+nasforge.search({"name": "nb201", "C": 4, "N": 1}, {"name": "train", "epochs": 1}, "random",
+                task=(X, y), trials=2, run_dir="mine", device="cpu")
+record = nasforge.train("mine", 1, task=(X, y), out="mine/model")
+print("predicted", nasforge.load("mine/model").predict(X[:5]))
+"""
+
+
+def test_your_data_from_python_in_a_terminal(workdir: Path):
+    """The Python API in a terminal: what was derived from the arrays, progress bars by
+    default (search and retraining), the files train wrote, a prediction."""
+    status, output = python_pty(YOUR_DATA, cwd=workdir)
+    assert_clean(status, output)
+    assert "task arrays:" in output and "input (1, 64), 10 classes" in output
+    assert re.search(r"search: 100%.*2/2", output), output
+    assert "predicted [" in output and (workdir / "mine" / "model" / "model.ts").is_file()
+
+
+def test_your_npz_file_from_the_command_line_in_a_terminal(workdir: Path):
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    np.savez(workdir / "digits.npz", x=x, y=y)
+    (workdir / "npz.yaml").write_text(
+        "space: {name: nb201, C: 4, N: 1}\ntask: {name: npz, path: digits.npz}\n"
+        "evaluator: {name: train, epochs: 1}\nstrategy: {name: random}\nbudget: {trials: 2}\n"
+        "device: cpu\n")
+    status, output = nasforge_pty("search", "npz.yaml", "--out", "npz", cwd=workdir)
+    assert_clean(status, output)
+    assert "task npz:" in output and re.search(r"search: 100%.*2/2", output), output
+    status, output = nasforge_pty("train", "npz/best.json", "--epochs", "1", "--out",
+                                  "npz/model", cwd=workdir)
+    assert_clean(status, output)
+    assert "wrote npz/model/model.pt" in output and "wrote npz/model/retrain.json" in output
