@@ -4,6 +4,7 @@ PNG files are kept beside it too), no JavaScript: one file that can be sent as i
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from nasforge.report.figure import Plot
 from nasforge.report.sources import metric_source, shown_metrics, signal_name, size_source
 from nasforge.run.store import Trial
 from nasforge.spaces.base import SearchSpace
+from nasforge.spaces.reference import rebuildable
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -176,12 +178,43 @@ def retrain_section(run_dir: Path, info: RunInfo) -> str:
     """The command that retrains the result from scratch and exports it."""
     if not (run_dir / "best.json").is_file():
         return ""
+    given_again = _objects_to_give_again(run_dir)
+    if given_again:
+        return _python_retrain(run_dir, given_again)
     command = f"nasforge train {run_dir / 'best.json'}{_config_option(run_dir, info)}"
     return ("<h2>Retrain and export</h2>\n<p>Train the result from scratch on the run's task "
             "and export it (<code>model.pt</code>: state dict, architecture, input shape and "
             "classes; <code>model.ts</code>: TorchScript) into <code>"
             f"{escape(str(run_dir / 'retrain'))}</code>; <code>--epochs N</code> sets the "
             f"training length:</p>\n<pre>{escape(command)}</pre>")
+
+
+def _objects_to_give_again(run_dir: Path) -> list[str]:
+    """What a run started from Python with objects has not on disk and ``nasforge.train``
+    needs again: its task (no config names it) and a space not stored by reference."""
+    missing = []
+    if not (run_dir / "config.yaml").is_file() and not (run_dir.parent / "config.yaml").is_file():
+        missing.append("task")
+    try:
+        spec = json.loads((run_dir / "best.json").read_text()).get("space", {})
+    except (OSError, ValueError, AttributeError):
+        return missing
+    if spec and not rebuildable(spec):  # a user space that best.json holds no reference of
+        missing.append("space")
+    return missing
+
+
+def _python_retrain(run_dir: Path, missing: list[str]) -> str:
+    """The Python call that retrains a run whose task or space were Python objects."""
+    args = "".join(f", {name}=..." for name in missing)
+    call = f"nasforge.train({str(run_dir)!r}{args}, epochs=10)"
+    what = " and ".join({"task": "the data (task=, as given to nasforge.search)",
+                         "space": "the search space object (space=)"}[m] for m in missing)
+    return ("<h2>Retrain and export</h2>\n<p>This run was started from Python with objects "
+            f"that are not on disk: give {escape(what)} again to train the result from "
+            "scratch and export it (<code>model.pt</code>, <code>model.ts</code>; "
+            f"<code>onnx=True</code> adds <code>model.onnx</code>):</p>\n"
+            f"<pre>{escape(call)}</pre>")
 
 
 def _config_option(run_dir: Path, info: RunInfo) -> str:

@@ -118,6 +118,11 @@ def test_your_own_arrays_are_a_task(tmp_path, capsys) -> None:
                              task=(x, y), trials=3, run_dir=tmp_path / "run")
     assert "input (1, 10), 4 classes" in capsys.readouterr().err
     assert result.best.result.metrics["valid_acc"] > 40  # chance is 25
+    # the report's retraining advice is a call that works: the arrays and the space (built
+    # by a local function, so not stored by reference) must be given again
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "nasforge.train(" in report and "task=..." in report and "space=..." in report
+    assert "nasforge train " not in report
 
 
 def test_progress_logs_by_default_where_logging_is_not_set_up(monkeypatch, capsys) -> None:
