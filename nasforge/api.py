@@ -18,7 +18,7 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from nasforge.config import Budget, Component, RunConfig, check_options, config_from_dict
-from nasforge.data.arrays import describe, task_argument
+from nasforge.data.arrays import TaskArgument, describe, task_argument
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator
 from nasforge.evaluators.function import FunctionEvaluator
@@ -43,7 +43,6 @@ from nasforge.strategies.oneshot import OneShotStrategy
 from nasforge.task import Task
 
 Spec = str | Mapping[str, Any]
-TaskArgument = Spec | Task | Path | tuple[Any, ...] | list[Any] | Dataset | None
 ExecutorArgument = Spec | Executor | None
 
 

@@ -17,7 +17,7 @@ printed), so ``nasforge.search(..., task=(X, y))`` needs nothing else:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,6 +272,11 @@ def npz_task(path: str, seed: int = 0, data_seed: int = 0, valid_fraction: float
                      data_seed=data_seed, valid_fraction=valid_fraction,
                      test_fraction=test_fraction, batch_size=batch_size)
 
+
+
+# what nasforge.search(task=...) and nasforge.train(task=...) take
+TaskArgument = (Task | str | Path | Mapping[str, Any] | tuple[Any, ...] | list[Any] | Dataset
+                | None)
 
 
 def task_argument(value: Any, seed: int) -> Any:

@@ -13,10 +13,14 @@ from nasforge.errors import ConfigError
 from nasforge.task import Augment, Shape, Task
 
 
+def cache_root() -> Path:
+    """nasforge's cache folder, ``$NASFORGE_CACHE`` or ``~/.cache/nasforge`` (not created)."""
+    return Path(os.environ.get("NASFORGE_CACHE") or Path.home() / ".cache" / "nasforge")
+
+
 def cache_dir() -> Path:
-    """Where generated data sets are cached: ``$NASFORGE_CACHE`` or ``~/.cache/nasforge``."""
-    root = os.environ.get("NASFORGE_CACHE") or Path.home() / ".cache" / "nasforge"
-    path = Path(root)
+    """Where generated data sets are cached (``cache_root``, created on first use)."""
+    path = cache_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from nasforge.architecture import Architecture
+from nasforge.data.base import cache_root
 from nasforge.errors import ConfigError, DataError
 from nasforge.evaluators.base import OBJECTIVE, Evaluator, Result
 from nasforge.registry import EVALUATORS
@@ -47,8 +48,7 @@ TABLE_FILE = "nb201_compact.csv.gz"
 def cached_table() -> Path:
     """The table's place in the user cache folder (``$NASFORGE_CACHE`` or ``~/.cache/nasforge``),
     where a first NB201 command finds it without settings."""
-    root = os.environ.get("NASFORGE_CACHE") or Path.home() / ".cache" / "nasforge"
-    return Path(root).expanduser() / TABLE_FILE
+    return cache_root().expanduser() / TABLE_FILE
 
 
 def default_table_path() -> Path:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
 from nasforge.architecture import Architecture
 from nasforge.config import (
@@ -27,7 +26,7 @@ from nasforge.config import (
     config_from_dict,
     read_mapping,
 )
-from nasforge.data.arrays import task_argument
+from nasforge.data.arrays import TaskArgument, task_argument
 from nasforge.errors import ArchitectureError, ConfigError, NasforgeError, TrialFailed
 from nasforge.model.io import ONNX_FILE, Predictor, export, save_model
 from nasforge.model.onnx import require_onnx
@@ -45,9 +44,6 @@ log = logging.getLogger(__name__)
 DEFAULT_EPOCHS = 10
 RECORD_FILE = "retrain.json"
 SETTING_KEYS = ("lr", "momentum", "weight_decay", "optimizer", "grad_clip", "label_smoothing")
-# what nasforge.search(task=...) takes (nasforge.data.arrays.task_argument)
-TaskArgument = (Task | str | Path | Mapping[str, Any] | tuple[Any, ...] | list[Any] | Dataset
-                | None)
 NEEDS_TASK = ("pass task= to nasforge.train, or --config CONFIG.yaml (with a task section) to "
               "nasforge train")
 

@@ -145,9 +145,10 @@ class Plan:
 
     @property
     def strategy_name(self) -> str:
+        """The registered name when the config names it, else the class (an object)."""
         if self.config is not None:
             return self.config.strategy.name
-        return str(getattr(self.strategy, "name", type(self.strategy).__name__))
+        return type(self.strategy).__name__
 
 
 def plan_from_config(config: RunConfig, run_dir: Path | None, *, resume: bool = False

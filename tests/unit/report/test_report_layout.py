@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from test_report_truth import make_run
 
 from nasforge.architecture import Architecture
 from nasforge.evaluators.base import Result
@@ -25,7 +26,7 @@ from nasforge.report.oneshot import (
     plot_history,
     value_digits,
 )
-from nasforge.run.store import STORE_NAME, Trial, TrialStore
+from nasforge.run.store import Trial
 from nasforge.spaces.nb201 import NB201Space
 
 SPACE = NB201Space()
@@ -45,15 +46,9 @@ def visible_text(html: str) -> str:
 
 
 def store_run(run_dir: Path, values: list[float], meta: dict[str, object]) -> Path:
-    run_dir.mkdir()
-    rng = np.random.default_rng(0)
-    with TrialStore(run_dir / STORE_NAME) as store:
-        for value in values:
-            arch = SPACE.sample(rng)
-            store.finish(store.start(arch, SPACE.key(arch)),
-                         Result(metrics={"valid_acc": value}, cost=1.0, params=1000))
-        for name, item in meta.items():
-            store.set_meta(name, item)
+    """A run of these search-signal values with a config and a best.json (``make_run``)."""
+    make_run(run_dir, [Result(metrics={"valid_acc": v}, cost=1.0, params=1000) for v in values],
+             meta)
     (run_dir / "config.yaml").write_text("seed: 0\nspace: {name: nb201}\n")
     (run_dir / "best.json").write_text("{}")
     return run_dir
